@@ -1,0 +1,220 @@
+"""What a loader is: a :class:`SourceFormat` that detects its files from their header and
+returns a :class:`Plan`, the SQL mapping of its source columns onto the ledger schema.
+
+The ingest pipeline (``aifinops.ingest``) does everything else the same way for every
+format: row numbers, type checks, quarantine, tag attribution, AI/GPU line recognition,
+reconciliation, atomic commit. Adding a provider is one module here plus one sample writer.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from ..sql import Source, lit, q
+
+__all__ = ["Probe", "Check", "Recon", "Plan", "SourceFormat", "IngestOptions", "csv_relation"]
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Options that loaders may read.
+
+    Attributes:
+        default_currency: used only where a format carries no currency at all (partial
+            FOCUS files); the ledger records the column as defaulted.
+        null_strings: literal strings read as NULL in CSV sources.
+    """
+
+    default_currency: str = "USD"
+    null_strings: tuple[str, ...] = ("", "NULL", "null")
+
+
+@dataclass
+class Probe:
+    """What detection sees of a file without reading it whole.
+
+    Attributes:
+        path: the file.
+        kind: ``csv``, ``parquet`` or ``json`` (after any gzip).
+        compressed: gzip-compressed.
+        columns: header columns (CSV), schema names (Parquet) or the first record's keys (JSON).
+        head: the first 64 KiB of text (empty for Parquet).
+        delimiter: CSV delimiter.
+    """
+
+    path: Path
+    kind: str
+    compressed: bool = False
+    columns: list[str] = field(default_factory=list)
+    head: str = ""
+    delimiter: str = ","
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Probe":
+        path = Path(path)
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+        if magic == b"PAR1":
+            import pyarrow.parquet as pq
+
+            return cls(path, "parquet", columns=list(pq.read_schema(path).names))
+        compressed = magic[:2] == b"\x1f\x8b"
+        opener = gzip.open if compressed else open
+        with opener(path, "rb") as fh:
+            raw = fh.read(65536)
+        text = raw.decode("utf-8-sig", errors="replace")
+        stripped = text.lstrip()
+        if stripped[:1] in ("{", "["):
+            cols: list[str] = []
+            try:
+                first = json.loads(stripped) if len(raw) < 65536 else None
+            except json.JSONDecodeError:
+                first = None
+            if first is None:  # JSON lines or a large document: the first line's keys
+                try:
+                    first = json.loads(stripped.splitlines()[0])
+                except (json.JSONDecodeError, IndexError):
+                    first = None
+            if isinstance(first, list):
+                first = first[0] if first and isinstance(first[0], dict) else {}
+            if isinstance(first, dict):
+                cols = list(first)
+            return cls(path, "json", compressed, cols, text)
+        first_line = text.splitlines()[0] if text else ""
+        try:
+            delim = csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter if first_line else ","
+        except csv.Error:
+            delim = ","
+        cols = next(csv.reader(io.StringIO(first_line), delimiter=delim), [])
+        return cls(path, "csv", compressed, [c.strip() for c in cols], text, delim)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A row check. ``bad`` is SQL that is TRUE when the row is bad; ``code`` one of
+    ``number``, ``timestamp``, ``required``, ``value``; ``value`` the SQL of the offending
+    value (shown in the quarantine reason)."""
+
+    column: str
+    code: str
+    bad: str
+    value: str = "NULL"
+
+
+@dataclass(frozen=True)
+class Recon:
+    """A reconciliation pair: the source's own total (``source`` summed over the raw rows,
+    grouped by ``currency``) must equal the ledger's ``ledger_column`` total plus the
+    quarantined rows' ``source`` total, exactly."""
+
+    ledger_column: str
+    source: str
+    currency: str
+    label: str = ""
+
+
+@dataclass
+class Plan:
+    """A loader's mapping of one file.
+
+    Attributes:
+        columns: ledger column -> SQL expression over the raw source columns. Columns
+            left out are NULL (``x_`` attribution may then come from the tag map).
+        checks: row checks; a failing row goes to the quarantine with its reason.
+        recon: reconciliation pairs (at least BilledCost).
+        extra: provider columns kept in the ledger as ``x_`` columns (name -> expr).
+        single_currency: SQL of the currency when the format allows one per file.
+        defaulted: mandatory FOCUS columns the file lacks that the plan filled with a default.
+        cost_authority: ``invoice`` (billed cost) or ``estimate`` (enriches attribution only).
+    """
+
+    columns: dict[str, str]
+    checks: list[Check] = field(default_factory=list)
+    recon: list[Recon] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)
+    single_currency: str | None = None
+    defaulted: list[str] = field(default_factory=list)
+    cost_authority: str = "invoice"
+
+
+class SourceFormat:
+    """Base class of a loader. Subclasses set the class attributes and implement
+    :meth:`plan`; most override :meth:`sniff` and :meth:`relation` only when the default
+    (required columns present; DuckDB ``read_csv``/``read_parquet``/``read_json``) does not fit.
+    """
+
+    #: CLI name, e.g. ``aws-cur2``
+    name: ClassVar[str] = ""
+    #: one line for ``aifinops formats``
+    title: ClassVar[str] = ""
+    #: columns that identify the format (and must be present)
+    required: ClassVar[tuple[str, ...]] = ()
+    #: file kinds this format reads
+    kinds: ClassVar[tuple[str, ...]] = ("csv",)
+
+    def sniff(self, probe: Probe) -> bool:
+        """True when the file is in this format."""
+        return probe.kind in self.kinds and set(self.required) <= set(probe.columns)
+
+    def similarity(self, probe: Probe) -> float:
+        """0..1, for 'closest known formats' in errors."""
+        if not self.required:
+            return 0.0
+        return len(set(self.required) & set(probe.columns)) / len(set(self.required))
+
+    def missing(self, probe: Probe) -> list[str]:
+        return [c for c in self.required if c not in probe.columns]
+
+    def relation(self, probe: Probe, options: IngestOptions) -> str:
+        """SQL of the raw source rows (text for CSV). A ``__row`` column, if present, is
+        the 1-based record number; otherwise the pipeline numbers rows in file order."""
+        path = lit(str(probe.path))
+        if probe.kind == "parquet":
+            return f"SELECT * FROM read_parquet({path})"
+        if probe.kind == "json":
+            return f"SELECT * FROM read_json_auto({path})"
+        return csv_relation(probe, options)
+
+    def plan(self, source: Source, probe: Probe, options: IngestOptions) -> Plan:  # pragma: no cover
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<format {self.name}>"
+
+
+def csv_relation(probe: Probe, options: IngestOptions, *, columns: list[str] | None = None) -> str:
+    """``read_csv`` of a probe's file with every column as text. ``columns`` renames the
+    header (e.g. localized headers) positionally."""
+    nulls = "[" + ", ".join(lit(s) for s in options.null_strings) + "]"
+    args = [
+        lit(str(probe.path)),
+        "header = true",
+        "all_varchar = true",
+        f"delim = {lit(probe.delimiter)}",
+        "quote = '\"'",
+        "escape = '\"'",
+        f"nullstr = {nulls}",
+    ]
+    if probe.compressed:
+        args.append("compression = 'gzip'")
+    if columns is not None:
+        args.append("names = [" + ", ".join(lit(c) for c in columns) + "]")
+    return f"SELECT * FROM read_csv({', '.join(args)})"
+
+
+def passthrough_x(name: str) -> str:
+    """The ``x_`` name under which a provider column is kept: ``lineItem/UsageType`` ->
+    ``x_lineItem_UsageType``."""
+    import re
+
+    return "x_" + re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_")
+
+
+__all__.append("passthrough_x")
+_ = q  # re-exported for loaders

@@ -1,0 +1,130 @@
+"""Portable SQL building blocks for the per-provider mappings.
+
+Mappings are plain SQL expressions over the source's own column names, written with
+these helpers so that they stay in the small dialect subset that DuckDB runs today and
+that sqlglot transpiles to Spark SQL (``TRY_CAST``, ``COALESCE``, ``CASE``, ``NULLIF``,
+``TRIM``, ``REGEXP_EXTRACT``, ``STRPTIME``). No provider column name appears outside its loader.
+
+Example:
+    >>> from aifinops.sql import Source, q, lit
+    >>> s = Source({"cost": "VARCHAR", "day": "VARCHAR"})
+    >>> s.num("cost")
+    'TRY_CAST(NULLIF(TRIM("cost"), \\'\\') AS DECIMAL(38,18))'
+    >>> q('lineItem/UnblendedCost')
+    '"lineItem/UnblendedCost"'
+    >>> lit("it's")
+    "'it''s'"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from .schema import DECIMAL
+
+__all__ = ["q", "lit", "Source", "coalesce", "case_map", "DATE_FORMATS"]
+
+#: strptime formats tried after ISO 8601 (which TRY_CAST handles, with or without T/Z)
+DATE_FORMATS: tuple[str, ...] = (
+    "%m/%d/%Y",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%Y-%m-%dT%H:%MZ",
+    "%Y-%m-%dT%H:%M%z",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+)
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: object) -> str:
+    """A SQL literal for a Python value (None, bool, int, float, str)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def coalesce(*exprs: str) -> str:
+    exprs = tuple(e for e in exprs if e)
+    return exprs[0] if len(exprs) == 1 else f"COALESCE({', '.join(exprs)})"
+
+
+def case_map(expr: str, mapping: Mapping[str, str], default: str | None = "NULL") -> str:
+    """``CASE expr WHEN k THEN v ... ELSE default END`` with literal keys and values.
+
+    >>> case_map('"t"', {"Usage": "Usage", "Tax": "Tax"}, default="'Adjustment'")
+    'CASE "t" WHEN \\'Usage\\' THEN \\'Usage\\' WHEN \\'Tax\\' THEN \\'Tax\\' ELSE \\'Adjustment\\' END'
+    """
+    whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in mapping.items())
+    return f"CASE {expr} {whens} ELSE {default} END"
+
+
+class Source:
+    """The columns of one source relation with their engine types, and typed readers.
+
+    A loader's ``plan`` receives one, so its expressions read text columns (CSV) and
+    typed columns (Parquet) alike.
+    """
+
+    def __init__(self, types: Mapping[str, str]) -> None:
+        self.types = dict(types)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.types)
+
+    def has(self, *names: str) -> bool:
+        return all(n in self.types for n in names)
+
+    def first(self, *names: str) -> str | None:
+        """The first of ``names`` that the source has."""
+        return next((n for n in names if n in self.types), None)
+
+    def is_text(self, name: str) -> bool:
+        return self.types.get(name, "VARCHAR").upper().startswith("VARCHAR")
+
+    # -- typed readers --------------------------------------------------------
+    def text(self, name: str | None) -> str:
+        """Trimmed text, empty -> NULL; NULL if the source lacks the column."""
+        if name is None or name not in self.types:
+            return "NULL"
+        if self.is_text(name):
+            return f"NULLIF(TRIM({q(name)}), '')"
+        return f"CAST({q(name)} AS VARCHAR)"
+
+    def num(self, name: str | None) -> str:
+        """Exact decimal; NULL if empty or absent (bad values are caught by a check)."""
+        if name is None or name not in self.types:
+            return "NULL"
+        if self.is_text(name):
+            return f"TRY_CAST(NULLIF(TRIM({q(name)}), '') AS {DECIMAL})"
+        return f"TRY_CAST({q(name)} AS {DECIMAL})"
+
+    def ts(self, name: str | None, formats: Iterable[str] = DATE_FORMATS) -> str:
+        """UTC timestamp from ISO 8601 (with or without ``T``/``Z``) or one of ``formats``."""
+        if name is None or name not in self.types:
+            return "NULL"
+        if not self.is_text(name):
+            return f"TRY_CAST({q(name)} AS TIMESTAMPTZ)"
+        t = f"NULLIF(TRIM({q(name)}), '')"
+        fmts = "[" + ", ".join(lit(f) for f in formats) + "]"
+        return f"COALESCE(TRY_CAST({t} AS TIMESTAMPTZ), CAST(TRY_STRPTIME({t}, {fmts}) AS TIMESTAMPTZ))"
+
+    # -- checks: SQL that is TRUE when a row's value is bad ---------------------
+    def bad_num(self, name: str) -> str:
+        if name not in self.types or not self.is_text(name):
+            return "FALSE"
+        return f"(NULLIF(TRIM({q(name)}), '') IS NOT NULL AND {self.num(name)} IS NULL)"
+
+    def bad_ts(self, name: str, formats: Iterable[str] = DATE_FORMATS) -> str:
+        if name not in self.types or not self.is_text(name):
+            return "FALSE"
+        return f"(NULLIF(TRIM({q(name)}), '') IS NOT NULL AND {self.ts(name, formats)} IS NULL)"
