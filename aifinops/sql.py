@@ -8,8 +8,9 @@ that sqlglot transpiles to Spark SQL (``TRY_CAST``, ``COALESCE``, ``CASE``, ``NU
 Example:
     >>> from aifinops.sql import Source, q, lit
     >>> s = Source({"cost": "VARCHAR", "day": "VARCHAR"})
-    >>> s.num("cost")
-    'TRY_CAST(NULLIF(TRIM("cost"), \\'\\') AS DECIMAL(38,18))'
+    >>> import duckdb
+    >>> duckdb.sql(f"SELECT {s.num('cost')} FROM (SELECT '$10,000.50' AS cost)").fetchall()
+    [(Decimal('10000.500000000000000000'),)]
     >>> q('lineItem/UnblendedCost')
     '"lineItem/UnblendedCost"'
     >>> lit("it's")
@@ -34,6 +35,9 @@ DATE_FORMATS: tuple[str, ...] = (
     "%Y/%m/%d",
     "%d.%m.%Y",
 )
+
+
+_FORMATTED = r"^[-+]?[$€£¥]?\s?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$|^[-+]?[$€£¥]\s?[0-9]+(\.[0-9]+)?$"
 
 
 def q(name: str) -> str:
@@ -105,18 +109,32 @@ class Source:
         if name is None or name not in self.types:
             return "NULL"
         if self.is_text(name):
-            return f"TRY_CAST(NULLIF(TRIM({q(name)}), '') AS {DECIMAL})"
+            t = f"NULLIF(TRIM({q(name)}), '')"
+            # plain numbers and scientific notation; then spreadsheet-formatted amounts such
+            # as "$10,000.00" (thousands commas only in groups of three, so "1,5" stays bad)
+            return (f"COALESCE(TRY_CAST({t} AS {DECIMAL}), CASE WHEN regexp_matches({t}, {lit(_FORMATTED)}) "
+                    f"THEN TRY_CAST(regexp_replace({t}, '[$€£¥, ]', '', 'g') AS {DECIMAL}) END)")
         return f"TRY_CAST({q(name)} AS {DECIMAL})"
 
     def ts(self, name: str | None, formats: Iterable[str] = DATE_FORMATS) -> str:
-        """UTC timestamp from ISO 8601 (with or without ``T``/``Z``) or one of ``formats``."""
+        """UTC timestamp from ISO 8601 (with or without ``T``/``Z``, any offset), US dates
+        (``MM/DD/YYYY``, ``M/D/YYYY``, ``M/D/YY``) or one of ``formats``."""
         if name is None or name not in self.types:
             return "NULL"
         if not self.is_text(name):
             return f"TRY_CAST({q(name)} AS TIMESTAMPTZ)"
         t = f"NULLIF(TRIM({q(name)}), '')"
         fmts = "[" + ", ".join(lit(f) for f in formats) + "]"
-        return f"COALESCE(TRY_CAST({t} AS TIMESTAMPTZ), CAST(TRY_STRPTIME({t}, {fmts}) AS TIMESTAMPTZ))"
+        return (
+            f"CASE WHEN regexp_matches({t}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
+            f"THEN COALESCE(TRY_CAST({t} AS TIMESTAMPTZ), CAST(TRY_STRPTIME({t}, {fmts}) AS TIMESTAMPTZ)) "
+            f"WHEN regexp_matches({t}, '^[0-9]{{1,2}}/[0-9]{{1,2}}/[0-9]{{2}}$') "
+            f"THEN CAST(TRY_STRPTIME({t}, '%m/%d/%y') AS TIMESTAMPTZ) "
+            f"WHEN regexp_matches({t}, '^[0-9]{{1,2}}/[0-9]{{1,2}}/[0-9]{{4}}') "
+            f"THEN CAST(TRY_STRPTIME({t}, {fmts}) AS TIMESTAMPTZ) "
+            f"WHEN regexp_matches({t}, '^[0-9]{{1,2}}\\.[0-9]{{1,2}}\\.[0-9]{{4}}$') "
+            f"THEN CAST(TRY_STRPTIME({t}, '%d.%m.%Y') AS TIMESTAMPTZ) END"
+        )
 
     # -- checks: SQL that is TRUE when a row's value is bad ---------------------
     def bad_num(self, name: str) -> str:

@@ -57,7 +57,17 @@ class Probe:
 
     @classmethod
     def open(cls, path: str | Path) -> "Probe":
+        """Probe a file; unreadable files raise :class:`~aifinops.errors.FormatError`."""
         path = Path(path)
+        try:
+            return cls._open(path)
+        except (OSError, EOFError, ValueError, UnicodeError, IndexError) as exc:
+            from ..errors import FormatError
+
+            raise FormatError(f"cannot read the file's header: {exc}", file=str(path)) from exc
+
+    @classmethod
+    def _open(cls, path: Path) -> "Probe":
         with open(path, "rb") as fh:
             magic = fh.read(4)
         if magic == b"PAR1":

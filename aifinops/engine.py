@@ -1,0 +1,39 @@
+"""The embedded engine: DuckDB connections configured the same way everywhere.
+
+Memory limit, spill directory and threads come from arguments or the environment
+(``AIFINOPS_MEMORY_LIMIT``, ``AIFINOPS_TEMP_DIR``, ``AIFINOPS_THREADS``), so a 100 M-row
+export ingests out-of-core on a laptop.
+
+Example:
+    >>> from aifinops.engine import connect
+    >>> con = connect()
+    >>> con.execute("SELECT current_setting('TimeZone')").fetchall()
+    [('UTC',)]
+"""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+
+__all__ = ["connect"]
+
+
+def connect(*, memory_limit: str | None = None, temp_directory: str | None = None,
+            threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB connection: UTC, insertion order preserved (row numbers
+    follow the file), optional memory limit and spill folder."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET preserve_insertion_order = true")
+    memory_limit = memory_limit or os.environ.get("AIFINOPS_MEMORY_LIMIT")
+    temp_directory = temp_directory or os.environ.get("AIFINOPS_TEMP_DIR")
+    threads = threads or (int(os.environ["AIFINOPS_THREADS"]) if os.environ.get("AIFINOPS_THREADS") else None)
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if temp_directory:
+        con.execute(f"SET temp_directory = '{temp_directory}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con

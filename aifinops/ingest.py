@@ -1,0 +1,448 @@
+"""The ingest pipeline, the same for every format::
+
+    detect -> plan (loader) -> checks -> attribution (tag map) -> AI/GPU classification
+           -> Parquet in staging -> reconciliation -> atomic commit to the ledger
+
+Everything runs in DuckDB, streaming and out-of-core; no file is ever loaded whole into
+pandas. Per file: rows that fail a check or lack a mandatory FOCUS value go to the
+quarantine with their reason; the source total of every reconciled column, per currency,
+must equal the ledger total plus the quarantined total exactly, or the file is rejected
+and the ledger is left as it was.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from aifinops.ingest import ingest
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "f.csv").write_text("BilledCost,ChargePeriodStart,BillingCurrency,ChargeCategory\\n"
+    ...                              "1.10,2025-01-03,USD,Usage\\n2.205,2025-01-04,USD,Usage\\n")
+    >>> rep = ingest([d / "f.csv"], d / "ledger")
+    >>> f = rep.files[0]
+    >>> (f.format, f.rows, f.quarantined, f.status, str(f.recon[0]["ledger_total"]))
+    ('focus', 2, 0, 'ok', '3.305')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import __version__, schema
+from .classify import load_rules, rules_sql
+from .engine import connect
+from .errors import (AifinopsError, FormatError, MissingColumnError, MixedCurrencyError, ParseError,
+                     ReconciliationError, error_from_reason)
+from .formats import detect, get_format
+from .formats.base import IngestOptions, Plan, Probe, SourceFormat
+from .ledger import Ledger, to_frame
+from .money import trim
+from .sql import Source, lit, q
+from .tags import TagMap
+
+__all__ = ["ingest", "preview", "FileResult", "IngestReport", "file_hash", "EXIT_OK", "EXIT_PARTIAL",
+           "EXIT_FATAL"]
+
+EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 2
+_ROW_ERRORS_KEPT = 20
+_COST_COLUMNS = set(schema.MONEY_COLUMNS)
+
+
+@dataclass
+class FileResult:
+    """The outcome for one source file."""
+
+    path: str
+    format: str | None = None
+    hash: str | None = None
+    source_rows: int = 0
+    rows: int = 0
+    quarantined: int = 0
+    status: str = "ok"  # ok | quarantined | rejected
+    error: AifinopsError | None = None
+    errors: list[ParseError] = field(default_factory=list)
+    recon: list[dict] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    defaulted: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path, "format": self.format, "hash": self.hash, "source_rows": self.source_rows,
+            "rows": self.rows, "quarantined": self.quarantined, "status": self.status,
+            "error": str(self.error) if self.error else None, "errors": [str(e) for e in self.errors],
+            "recon": [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in self.recon],
+            "replaced": self.replaced, "defaulted": self.defaulted, "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class IngestReport:
+    """All files of one ingest run."""
+
+    files: list[FileResult]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file reconciled with nothing quarantined, 2 otherwise."""
+        return EXIT_OK if all(f.status == "ok" for f in self.files) else EXIT_PARTIAL
+
+    def table(self) -> pd.DataFrame:
+        rows = []
+        for f in self.files:
+            base = {"file": f.path, "format": f.format, "status": f.status, "rows": f.rows,
+                    "quarantined": f.quarantined}
+            if not f.recon:
+                rows.append({**base, "column": None, "currency": None, "source_total": None,
+                             "ledger_total": None, "quarantined_total": None, "difference": None})
+            for r in f.recon:
+                rows.append({**base, **{k: r[k] for k in ("column", "currency", "source_total", "ledger_total",
+                                                           "quarantined_total", "difference")}})
+        return pd.DataFrame(rows)
+
+
+def file_hash(path: str | Path) -> str:
+    """sha256 of a file's bytes, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# -----------------------------------------------------------------------------------------
+# SQL assembly
+# -----------------------------------------------------------------------------------------
+
+def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {relation}").fetchall()}
+
+
+def _reason_sql(plan: Plan) -> str:
+    whens = " ".join(
+        f"WHEN {c.bad} THEN {lit(c.code + chr(9) + c.column + chr(9))} || COALESCE(CAST({c.value} AS VARCHAR), '')"
+        for c in plan.checks if c.bad != "FALSE")
+    return f"(CASE {whens} END)" if whens else "CAST(NULL AS VARCHAR)"
+
+
+def _pipeline_sql(relation: str, raw_types: dict[str, str], plan: Plan, tag_map: TagMap, *, src_label: str,
+                  fmt: SourceFormat, digest: str, ingested_at: datetime) -> tuple[str, list[str], list[str]]:
+    """SQL of every source row mapped to the ledger, with ``__seq``, ``__row``, ``__reason``
+    and the reconciliation columns ``__rcur_i``/``__rsrc_i``. Returns (sql, ledger columns,
+    extra columns)."""
+    numbered = _numbered(relation, raw_types)
+    lineage = {
+        "x_SourceFile": lit(src_label),
+        "x_SourceFormat": lit(fmt.name),
+        "x_SourceRow": "__row",
+        "x_SourceHash": lit(digest),
+        "x_IngestedAt": f"CAST({lit(ingested_at.isoformat())} AS TIMESTAMPTZ)",
+        "x_CostAuthority": lit(plan.cost_authority),
+    }
+    m_cols = []
+    for name in schema.LEDGER_COLUMNS:
+        if name == schema.PARTITION_COLUMN:
+            continue
+        expr = lineage.get(name) if name in lineage and name not in plan.columns else plan.columns.get(name)
+        if name in lineage and name != "x_CostAuthority":
+            expr = lineage[name]
+        t = schema.COLUMNS[name].sql_type
+        m_cols.append(f"TRY_CAST({expr if expr else 'NULL'} AS {t}) AS {q(name)}")
+    extras = [k for k in plan.extra if k not in schema.COLUMNS]
+    m_cols += [f"{plan.extra[k]} AS {q(k)}" for k in extras]
+    m_cols.append(f"{_reason_sql(plan)} AS __reason0")
+    for i, r in enumerate(plan.recon):
+        m_cols.append(f"CAST({r.currency} AS VARCHAR) AS __rcur_{i}")
+        m_cols.append(f"TRY_CAST({r.source} AS {schema.DECIMAL}) AS __rsrc_{i}")
+    if plan.single_currency:
+        m_cols.append(f"CAST({plan.single_currency} AS VARCHAR) AS __scur")
+    m_sql = f"SELECT __seq, __row, {', '.join(m_cols)} FROM ({numbered}) AS __n"
+
+    # attribution and classification over ledger column names
+    col_types = {c: schema.COLUMNS[c].sql_type for c in schema.LEDGER_COLUMNS if c != schema.PARTITION_COLUMN}
+    col_types.update({k: "VARCHAR" for k in extras})
+    tags = tag_map.sql('"Tags"')
+    cls = rules_sql(load_rules(), col_types)
+    over: dict[str, str] = {}
+    for col, expr in tags.items():
+        over[col] = f"COALESCE({q(col)}, {expr})"
+    over["x_Model"] = f"COALESCE(\"x_Model\", {cls['x_Model']})"
+    over["x_TokenType"] = f"COALESCE(\"x_TokenType\", {cls['x_TokenType']})"
+    over["x_GpuModel"] = f"COALESCE(\"x_GpuModel\", {cls['x_GpuModel']})"
+    over["__gpus"] = cls["__gpus"]
+    over["ServiceSubcategory"] = f"COALESCE(\"ServiceSubcategory\", {cls['ServiceSubcategory']})"
+    keep = [c for c in col_types if c not in over]
+    c_sql = (f"SELECT __seq, __row, __reason0, {', '.join(q(c) for c in keep)}, "
+             f"{', '.join(f'{v} AS {q(k)}' for k, v in over.items())}"
+             f"{''.join(f', __rcur_{i}, __rsrc_{i}' for i in range(len(plan.recon)))}"
+             f"{', __scur' if plan.single_currency else ''} FROM ({m_sql}) AS __m")
+
+    # derived quantities, mandatory checks, partition key
+    derived = {
+        "x_Tokens": "COALESCE(\"x_Tokens\", CASE WHEN __cls_tok THEN \"ConsumedQuantity\" END)",
+        "x_GpuHours": "COALESCE(\"x_GpuHours\", \"ConsumedQuantity\" * __gpus)",
+    }
+    required = [c for c in schema.FOCUS_NOT_NULL
+                if not (plan.cost_authority in ("usage",) and c in _COST_COLUMNS)]
+    req = " ".join(f"WHEN {q(c)} IS NULL THEN {lit('required' + chr(9) + c + chr(9))}" for c in required)
+    allowed = " ".join([
+        f"WHEN \"ChargeCategory\" NOT IN ({', '.join(lit(v) for v in schema.CHARGE_CATEGORIES)}) "
+        f"THEN {lit('value' + chr(9) + 'ChargeCategory' + chr(9))} || \"ChargeCategory\"",
+        f"WHEN \"Tags\" IS NOT NULL AND NOT json_valid(\"Tags\") THEN {lit('value' + chr(9) + 'Tags' + chr(9))} || \"Tags\"",
+        "WHEN \"BillingCurrency\" IS NOT NULL AND NOT regexp_matches(\"BillingCurrency\", '^[A-Z]{3}$') "
+        f"THEN {lit('value' + chr(9) + 'BillingCurrency' + chr(9))} || \"BillingCurrency\"",
+    ])
+    final_cols = []
+    for c in col_types:
+        if c in derived:
+            final_cols.append(f"CAST({derived[c]} AS {schema.COLUMNS[c].sql_type}) AS {q(c)}")
+        else:
+            final_cols.append(q(c))
+    f_sql = (
+        f"SELECT __seq, __row, COALESCE(__reason0, CASE {req} {allowed} END) AS __reason, "
+        f"{', '.join(final_cols)}, "
+        f"COALESCE(strftime(\"BillingPeriodStart\", '%Y-%m'), 'unknown') AS {q(schema.PARTITION_COLUMN)}"
+        f"{''.join(f', __rcur_{i}, __rsrc_{i}' for i in range(len(plan.recon)))}"
+        f"{', __scur' if plan.single_currency else ''} "
+        f"FROM (SELECT *, \"x_TokenType\" IS NOT NULL AND \"x_Tokens\" IS NULL AS __cls_tok FROM ({c_sql}) AS __c) AS __f"
+    )
+    ledger_cols = [c for c in col_types if c not in extras] + [schema.PARTITION_COLUMN]
+    return f_sql, ledger_cols, extras
+
+
+def _numbered(relation: str, raw_types: dict[str, str]) -> str:
+    """The source rows with ``__seq`` (position in the relation) and ``__row`` (record number)."""
+    row = "" if "__row" in raw_types else "row_number() OVER () AS __row, "
+    return f"SELECT row_number() OVER () AS __seq, {row}* FROM ({relation}) AS __src"
+
+
+def _open_source(con, path: Path, fmt: SourceFormat | None, options: IngestOptions):
+    probe = Probe.open(path)
+    fmt = fmt or detect(path, probe)
+    if fmt.required:
+        miss = fmt.missing(probe) if probe.kind != "json" else []
+        if miss and not fmt.sniff(probe):
+            raise MissingColumnError(f"required column missing for format {fmt.name!r}: {', '.join(miss)}",
+                                     file=str(path), row=1, column=miss[0])
+    relation = fmt.relation(probe, options)
+    try:
+        raw_types = _describe(con, f"({relation})")
+    except duckdb.Error as exc:
+        raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc
+    return probe, fmt, relation, raw_types
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:500]
+
+
+def preview(path: str | Path, *, format: str | None = None, tag_map: TagMap | None = None,
+            options: IngestOptions | None = None, limit: int | None = None) -> pd.DataFrame:
+    """The mapped ledger rows of one file (with ``x_QuarantineReason``), nothing written.
+
+    For loader development and the notebook's data-quality view."""
+    options = options or IngestOptions()
+    tag_map = tag_map or TagMap.default()
+    path = Path(path)
+    con = connect()
+    try:
+        probe, fmt, relation, raw_types = _open_source(con, path, get_format(format) if format else None, options)
+        plan = fmt.plan(Source({k: v for k, v in raw_types.items() if k != "__row"}), probe, options)
+        sql, cols, extras = _pipeline_sql(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
+                                          digest="preview", ingested_at=datetime.now(timezone.utc))
+        sel = ", ".join(q(c) for c in cols + extras)
+        return to_frame(con.sql(f"SELECT {sel}, __reason AS x_QuarantineReason FROM ({sql}) ORDER BY __seq"
+                                + (f" LIMIT {int(limit)}" if limit else "")))
+    finally:
+        con.close()
+
+
+# -----------------------------------------------------------------------------------------
+# ingest
+# -----------------------------------------------------------------------------------------
+
+def ingest(paths, ledger_dir: str | Path, *, format: str | None = None, tag_map: TagMap | str | Path | None = None,
+           options: IngestOptions | None = None, memory_limit: str | None = None,
+           temp_directory: str | None = None, log=None) -> IngestReport:
+    """Ingest source files into the ledger at ``ledger_dir`` (created if missing).
+
+    Args:
+        paths: files (or folders, searched recursively for files).
+        ledger_dir: the ledger folder.
+        format: force a format name instead of detecting it from the header.
+        tag_map: a :class:`TagMap`, a YAML path, or None for the default map.
+        options: loader options (default currency for partial FOCUS files, null strings).
+        memory_limit, temp_directory: engine limits for out-of-core ingest.
+        log: optional callable receiving one line per file.
+
+    Returns:
+        An :class:`IngestReport`; a file that cannot be read is reported as rejected with
+        its typed error, and the other files are still ingested.
+    """
+    options = options or IngestOptions()
+    if tag_map is None:
+        tag_map = TagMap.default()
+    elif not isinstance(tag_map, TagMap):
+        tag_map = TagMap.from_yaml(tag_map)
+    forced = get_format(format) if format else None
+    ledger = Ledger(ledger_dir, create=True)
+    results = []
+    for p in _expand(paths):
+        res = _ingest_one(p, ledger, forced, tag_map, options, memory_limit, temp_directory)
+        results.append(res)
+        if log:
+            log(_line(res))
+    return IngestReport(results)
+
+
+def _expand(paths) -> list[Path]:
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")
+                              and f.suffix.lower() not in (".md", ".txt", ".yaml", ".yml")
+                              and f.name != "MANIFEST.json"))
+        else:
+            out.append(p)
+    return out
+
+
+def _line(r: FileResult) -> str:
+    tot = "; ".join(f"{x['column']} {x['currency']} {x['ledger_total']}" for x in r.recon[:3])
+    msg = f"{r.status:<11} {r.path}  [{r.format}] rows={r.rows} quarantined={r.quarantined}"
+    if tot:
+        msg += f"  {tot}"
+    if r.error:
+        msg += f"  error: {r.error}"
+    return msg
+
+
+def _ingest_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limit, temp_directory) -> FileResult:
+    t0 = time.perf_counter()
+    res = FileResult(path=str(path))
+    con = connect(memory_limit=memory_limit, temp_directory=temp_directory)
+    try:
+        if not path.is_file():
+            raise FormatError("no such file", file=str(path))
+        res.hash = file_hash(path)
+        probe, fmt, relation, raw_types = _open_source(con, path, forced, options)
+        res.format = fmt.name
+        plan = fmt.plan(Source({k: v for k, v in raw_types.items() if k != "__row"}), probe, options)
+        res.defaulted = list(plan.defaulted)
+        with ledger.lock():
+            _run(con, res, path, probe, fmt, relation, raw_types, plan, tag_map, ledger)
+    except AifinopsError as exc:
+        res.status, res.error = "rejected", exc
+    except duckdb.Error as exc:
+        res.status, res.error = "rejected", FormatError(f"cannot read: {_short(exc)}", file=str(path))
+    finally:
+        con.close()
+        res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan: Plan, tag_map, ledger: Ledger):
+    ingested_at = datetime.now(timezone.utc).replace(microsecond=0)
+    sql, cols, extras = _pipeline_sql(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
+                                      digest=res.hash, ingested_at=ingested_at)
+    n_recon = len(plan.recon)
+    chk_cols = ["__seq", "__row", "__reason"] + [f"__rcur_{i}" for i in range(n_recon)] + \
+               [f"__rsrc_{i}" for i in range(n_recon)] + (["__scur"] if plan.single_currency else [])
+    try:
+        con.execute(f"CREATE TEMP TABLE chk AS SELECT {', '.join(chk_cols)} FROM ({sql}) AS __p")
+    except duckdb.Error as exc:
+        raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc
+    res.source_rows, res.quarantined = con.execute(
+        "SELECT count(*), count(__reason) FROM chk").fetchall()[0]
+    if plan.single_currency:
+        cur = con.execute("SELECT DISTINCT __scur FROM chk WHERE __scur IS NOT NULL ORDER BY 1").fetchall()
+        if len(cur) > 1:
+            row = con.execute(f"SELECT min(__row) FROM chk WHERE __scur <> {lit(cur[0][0])}").fetchall()[0][0]
+            raise MixedCurrencyError(f"format {fmt.name} allows one currency per file; found "
+                                     f"{', '.join(c[0] for c in cur)}", file=str(path), row=row,
+                                     column="BillingCurrency")
+    res.errors = [error_from_reason(r, file=str(path), row=n) for n, r in con.execute(
+        f"SELECT __row, __reason FROM chk WHERE __reason IS NOT NULL ORDER BY __seq LIMIT {_ROW_ERRORS_KEPT}"
+    ).fetchall()]
+
+    staging = ledger.new_staging()
+    data_dir = staging / "data"
+    sel = ", ".join(q(c) for c in cols + extras)
+    short = res.hash[:16]
+    if res.source_rows - res.quarantined > 0:
+        con.execute(
+            f"COPY (SELECT {sel} FROM ({sql}) AS __p WHERE __reason IS NULL ORDER BY __seq) TO {lit(str(data_dir))} "
+            f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({q(schema.PARTITION_COLUMN)}), "
+            f"FILENAME_PATTERN {lit('part-' + short + '-{i}')}, OVERWRITE_OR_IGNORE true)")
+    added = [(f, str(f.relative_to(staging))) for f in sorted(data_dir.rglob("*.parquet"))] if data_dir.exists() else []
+    qfile = None
+    if res.quarantined:
+        qpath = staging / "quarantine" / f"{short}.parquet"
+        qpath.parent.mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT {lit(str(path))} AS x_SourceFile, __n.__row AS x_SourceRow, chk.__reason AS x_QuarantineReason, "
+            f"to_json(__n) AS x_RawRecord FROM ({_numbered(relation, raw_types)}) AS __n "
+            f"JOIN chk USING (__seq) WHERE chk.__reason IS NOT NULL ORDER BY __seq) TO {lit(str(qpath))} "
+            f"(FORMAT parquet, COMPRESSION zstd)")
+        qfile = f"quarantine/{short}.parquet"
+        added.append((qpath, qfile))
+    res.rows = res.source_rows - res.quarantined
+
+    # reconciliation: source (raw) vs ledger (as written) + quarantine (raw)
+    res.recon = _reconcile(con, plan, [f for f, rel in added if rel.startswith("data/")])
+    bad = [r for r in res.recon if r["difference"] != 0]
+    if bad:
+        b = bad[0]
+        raise ReconciliationError(
+            f"{b['column']} {b['currency']}: source {b['source_total']} != ledger {b['ledger_total']} + "
+            f"quarantined {b['quarantined_total']} (difference {b['difference']})", file=str(path))
+
+    manifest = ledger.manifest
+    replaces = [h for h, e in manifest["files"].items()
+                if h == res.hash or e.get("abs_path") == str(path.resolve())]
+    res.replaced = [manifest["files"][h]["path"] for h in replaces]
+    entry = {
+        "hash": res.hash, "path": str(path), "abs_path": str(path.resolve()), "format": fmt.name,
+        "size_bytes": path.stat().st_size, "ingested_at": ingested_at.isoformat(),
+        "aifinops_version": __version__, "source_rows": res.source_rows, "rows": res.rows,
+        "quarantined": res.quarantined, "defaulted": res.defaulted, "cost_authority": plan.cost_authority,
+        "extra_columns": extras, "files": [rel for _, rel in added if rel.startswith("data/")],
+        "quarantine_file": qfile,
+        "recon": [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in res.recon],
+    }
+    ledger.commit(entry, added, replaces)
+    res.status = "quarantined" if res.quarantined else "ok"
+
+
+def _reconcile(con, plan: Plan, data_files: list[Path]) -> list[dict]:
+    out = []
+    lst = "[" + ", ".join(lit(str(f)) for f in data_files) + "]"
+    for i, r in enumerate(plan.recon):
+        src = dict(con.execute(
+            f"SELECT __rcur_{i}, sum(__rsrc_{i}) FROM chk GROUP BY 1").fetchall())
+        qua = dict(con.execute(
+            f"SELECT __rcur_{i}, sum(__rsrc_{i}) FROM chk WHERE __reason IS NOT NULL GROUP BY 1").fetchall())
+        col = r.ledger_column
+        if data_files:
+            group = '"BillingCurrency"' if col in schema.COLUMNS and schema.COLUMNS[col].is_money else r.currency
+            led = dict(con.execute(
+                f"SELECT CAST({group} AS VARCHAR), sum(CAST({q(col)} AS {schema.DECIMAL})) "
+                f"FROM read_parquet({lst}, union_by_name = true) GROUP BY 1").fetchall())
+        else:
+            led = {}
+        for cur in sorted(set(src) | set(led) | set(qua), key=lambda c: (c is None, str(c))):
+            s = src.get(cur) or Decimal(0)
+            l_ = led.get(cur) or Decimal(0)
+            qq = qua.get(cur) or Decimal(0)
+            out.append({"column": col, "source_column": r.label or col, "currency": cur,
+                        "source_total": trim(s), "ledger_total": trim(l_), "quarantined_total": trim(qq),
+                        "difference": trim(s - l_ - qq)})
+    return out

@@ -1,0 +1,200 @@
+"""The pipeline: reconciliation, quarantine, idempotent re-ingest, atomicity, bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aifinops.errors import (AifinopsError, DateParseError, FormatError, MissingColumnError, NumberParseError,
+                             RequiredValueError, UnknownFormatError)
+from aifinops.ingest import EXIT_OK, EXIT_PARTIAL, ingest, preview
+from aifinops.ledger import Ledger
+
+HEADER = "BilledCost,EffectiveCost,ChargePeriodStart,BillingCurrency,ChargeCategory,ServiceName,Tags\n"
+
+
+def write(p: Path, body: str, header: str = HEADER) -> Path:
+    p.write_text(header + body, encoding="utf-8")
+    return p
+
+
+def test_exact_totals_and_lineage(tmp_path, ledger_dir):
+    f = write(tmp_path / "a.csv", "0.1,0.1,2025-01-01,USD,Usage,S3,\n0.2,0.2,2025-01-02,USD,Usage,S3,\n"
+                                  "0.0000000001,0,2025-02-01,USD,Tax,S3,\n")
+    rep = ingest([f], ledger_dir)
+    r = rep.files[0]
+    assert (r.status, r.rows, r.quarantined, rep.exit_code) == ("ok", 3, 0, EXIT_OK)
+    billed = next(x for x in r.recon if x["column"] == "BilledCost")
+    assert billed["ledger_total"] == Decimal("0.3000000001") and billed["difference"] == 0
+    df = Ledger(ledger_dir).frame()
+    assert sorted(df["x_BillingPeriod"].unique()) == ["2025-01", "2025-02"]
+    assert df["x_SourceRow"].tolist() == [1, 2, 3] or sorted(df["x_SourceRow"]) == [1, 2, 3]
+    assert set(df["x_SourceFormat"]) == {"focus"}
+    assert sum(df["BilledCost"]) == Decimal("0.3000000001")  # Decimal, not float
+
+
+def test_quarantine_names_file_row_column_and_reconciles(tmp_path, ledger_dir):
+    f = write(tmp_path / "b.csv", "1.5,1.5,2025-01-01,USD,Usage,S3,\nabc,1,2025-01-01,USD,Usage,S3,\n"
+                                  "2,2,2025-13-45,USD,Usage,S3,\n3,3,2025-01-01,USD,Usage,,\n")
+    rep = ingest([f], ledger_dir)
+    r = rep.files[0]
+    assert (r.status, r.rows, r.quarantined, rep.exit_code) == ("quarantined", 1, 3, EXIT_PARTIAL)
+    kinds = {type(e) for e in r.errors}
+    assert kinds == {NumberParseError, DateParseError, RequiredValueError}
+    e = next(e for e in r.errors if isinstance(e, NumberParseError))
+    assert (e.file, e.row, e.column, e.value) == (str(f), 2, "BilledCost", "abc")
+    billed = next(x for x in r.recon if x["column"] == "BilledCost")
+    assert billed["source_total"] == Decimal("6.5") and billed["quarantined_total"] == Decimal("5")
+    assert billed["ledger_total"] + billed["quarantined_total"] == billed["source_total"]
+    q = Ledger(ledger_dir).quarantine_frame()
+    assert q["x_SourceRow"].tolist() == [2, 3, 4]
+    assert '"BilledCost":"abc"' in q["x_RawRecord"][0]
+
+
+def test_reingest_replaces_not_doubles(tmp_path, ledger_dir):
+    f = write(tmp_path / "c.csv", "10,10,2025-01-01,USD,Usage,S3,\n")
+    ingest([f], ledger_dir)
+    ingest([f], ledger_dir)
+    assert Ledger(ledger_dir).query("SELECT sum(BilledCost) s FROM ledger")["s"][0] == Decimal(10)
+    # a restated export at the same path replaces the earlier version
+    write(f, "12,12,2025-01-01,USD,Usage,S3,\n")
+    rep = ingest([f], ledger_dir)
+    assert rep.files[0].replaced == [str(f)]
+    led = Ledger(ledger_dir)
+    assert led.query("SELECT sum(BilledCost) s FROM ledger")["s"][0] == Decimal(12)
+    assert len(led.manifest["files"]) == 1 and len(led.data_files()) == 1
+
+
+def test_header_only_file_is_valid(tmp_path, ledger_dir):
+    f = write(tmp_path / "empty.csv", "")
+    r = ingest([f], ledger_dir).files[0]
+    assert (r.status, r.rows, r.quarantined) == ("ok", 0, 0)
+    assert Ledger(ledger_dir).summary()["rows"].tolist()[0] == 0
+
+
+def test_unknown_format_names_closest(tmp_path, ledger_dir):
+    f = write(tmp_path / "x.csv", "1,2\n", header="BilledCost,Foo\n")
+    r = ingest([f], ledger_dir).files[0]
+    assert r.status == "rejected" and isinstance(r.error, UnknownFormatError)
+    assert "focus" in r.error.candidates
+
+
+def test_forced_format_missing_column(tmp_path, ledger_dir):
+    f = write(tmp_path / "y.csv", "1\n", header="BilledCost\n")
+    r = ingest([f], ledger_dir, format="focus").files[0]
+    assert isinstance(r.error, MissingColumnError) and r.error.column == "ChargePeriodStart"
+
+
+def test_other_files_still_ingest_when_one_is_rejected(tmp_path, ledger_dir):
+    good = write(tmp_path / "good.csv", "1,1,2025-01-01,USD,Usage,S3,\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\x00\x01garbage")
+    rep = ingest([bad, good], ledger_dir)
+    assert [f.status for f in rep.files] == ["rejected", "ok"] and rep.exit_code == EXIT_PARTIAL
+    assert isinstance(rep.files[0].error, AifinopsError)
+
+
+def test_tags_fill_attribution_through_tag_map(tmp_path, ledger_dir):
+    f = write(tmp_path / "t.csv", '1,1,2025-01-01,USD,Usage,S3,"{""Team"": ""DS"", ""env"": ""Production""}"\n'
+                                  '1,1,2025-01-01,USD,Usage,S3,not json\n')
+    df = preview(f)
+    assert df["x_Team"][0] == "data-science" and df["x_Environment"][0] == "prod"
+    assert df["x_QuarantineReason"][1].startswith("value\tTags")
+
+
+def test_mixed_currencies_reconcile_per_currency(tmp_path, ledger_dir):
+    f = write(tmp_path / "m.csv", "1.25,1.25,2025-01-01,USD,Usage,S3,\n2.5,2.5,2025-01-01,EUR,Usage,S3,\n")
+    r = ingest([f], ledger_dir).files[0]
+    billed = {x["currency"]: x["ledger_total"] for x in r.recon if x["column"] == "BilledCost"}
+    assert billed == {"EUR": Decimal("2.5"), "USD": Decimal("1.25")}
+
+
+_KILL_SCRIPT = """
+import sys, time
+import aifinops.ledger as L
+orig = L.Ledger.commit
+def slow_commit(self, *a, **k):
+    print("COMMITTING", flush=True); time.sleep(30); return orig(self, *a, **k)
+L.Ledger.commit = slow_commit
+from aifinops.ingest import ingest
+ingest([sys.argv[1]], sys.argv[2])
+"""
+
+
+@pytest.mark.slow
+def test_killed_ingest_leaves_ledger_unchanged(tmp_path, ledger_dir):
+    first = write(tmp_path / "first.csv", "5,5,2025-01-01,USD,Usage,S3,\n")
+    ingest([first], ledger_dir)
+    before = Ledger(ledger_dir).manifest
+    second = write(tmp_path / "second.csv", "".join(f"{i},1,2025-01-02,USD,Usage,S3,\n" for i in range(20000)))
+    script = tmp_path / "k.py"
+    script.write_text(_KILL_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(second), str(ledger_dir)], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "COMMITTING"  # staged files written, commit not started
+    assert any((ledger_dir / ".staging").rglob("*.parquet"))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    led = Ledger(ledger_dir)  # recovery discards the staging folder
+    assert led.manifest == before
+    assert led.query("SELECT sum(BilledCost) s, count(*) n FROM ledger").iloc[0].tolist() == [Decimal(5), 1]
+    assert not (ledger_dir / ".staging").exists()
+
+
+def test_interrupted_commit_rolls_forward(tmp_path, ledger_dir, monkeypatch):
+    f = write(tmp_path / "r.csv", "7,7,2025-01-01,USD,Usage,S3,\n")
+    import aifinops.ledger as L
+
+    def crash(self, journal):
+        raise SystemExit("power cut after the journal was written")
+
+    monkeypatch.setattr(L.Ledger, "_apply", crash)
+    with pytest.raises(SystemExit):
+        ingest([f], ledger_dir)
+    monkeypatch.undo()
+    led = Ledger(ledger_dir)  # journal found: the commit is completed
+    assert led.query("SELECT sum(BilledCost) s FROM ledger")["s"][0] == Decimal(7)
+
+
+_cell = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(_cell, _cell, _cell), min_size=0, max_size=6))
+def test_garbage_rows_only_typed_errors_and_reconcile(tmp_path_factory, rows):
+    tmp = tmp_path_factory.mktemp("g")
+    import csv
+
+    with open(tmp / "g.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["BilledCost", "ChargePeriodStart", "BillingCurrency"])
+        w.writerows(rows)
+    rep = ingest([tmp / "g.csv"], tmp / "ledger")
+    r = rep.files[0]
+    if r.status == "rejected":
+        assert isinstance(r.error, AifinopsError)
+        assert Ledger(tmp / "ledger").manifest["files"] == {}  # never a partial ledger
+    else:
+        assert r.rows + r.quarantined == r.source_rows
+        assert all(x["difference"] == 0 for x in r.recon)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(blob=st.binary(max_size=300))
+def test_garbage_files_only_typed_errors(tmp_path_factory, blob):
+    tmp = tmp_path_factory.mktemp("b")
+    (tmp / "x.csv").write_bytes(blob)
+    r = ingest([tmp / "x.csv"], tmp / "ledger").files[0]
+    assert r.status in ("rejected", "ok", "quarantined")
+    if r.status == "rejected":
+        assert isinstance(r.error, (FormatError, AifinopsError))
+        assert Ledger(tmp / "ledger").data_files() == []
