@@ -358,7 +358,7 @@ def _cost_plan(source: Source, *, start: str, end: str, amount: str, currency: s
     model, token_type = line_item_sql(line_item)
     cur = f"UPPER({source.text(currency)})"
     qty = n(quantity) if quantity else "NULL"
-    unit = source.text("quantity_unit") if source.has("quantity_unit") else "'tokens'"
+    unit = source.text("quantity_unit") if source.has("quantity_unit") else "'tokens'"  # Costs API: tokens
     is_tokens = f"(LOWER(COALESCE({unit}, 'tokens')) LIKE '%token%')"
     tags = {"project_id": source.text("project_id"), "api_key_id": source.text("api_key_id")}
     if user:
@@ -390,7 +390,7 @@ def _cost_plan(source: Source, *, start: str, end: str, amount: str, currency: s
         "x_Model": model,
         "x_ModelProvider": lit("openai"),
         "x_TokenType": token_type,
-        "x_Tokens": f"CASE WHEN {is_tokens} AND {token_type} IS NOT NULL AND {token_type} <> 'web_search' THEN {qty} END",
+        "x_Tokens": f"CASE WHEN {token_type} IS NOT NULL THEN {qty} END",
     }
     checks = [
         *checks,
