@@ -10,9 +10,11 @@ How records become ledger rows:
   from ``cost_type`` (``regular`` -> Usage, ``tax`` -> Tax, ``adjustment`` and
   ``rounding_error`` -> Adjustment; a missing ``cost_type`` means Usage).
 * **One more row per entry of ``credits[]``** (ChargeCategory ``Credit``, BilledCost =
-  EffectiveCost = the credit's ``amount``, negative; ListCost = ContractedCost = 0), with
-  the record's dimensions (project, SKU, labels, period), so a credit is attributed like
-  the usage it discounts. Committed-use credits fill the CommitmentDiscount columns.
+  EffectiveCost = the credit's ``amount``, negative), with the record's dimensions
+  (project, SKU, labels, period), so a credit is attributed like the usage it discounts.
+  As FOCUS asks of charges unrelated to other charges, a credit's ListCost and
+  ContractedCost equal its BilledCost. Committed-use credits fill the CommitmentDiscount
+  columns.
   So the ledger's BilledCost total is Google's net cost, ``cost + SUM(credits.amount)``.
 * Both kinds share the record's ``x_SourceRow`` (the JSON line number, or the CSV record
   number); the loader's relation numbers them itself (``__row``) and tells them apart with
@@ -303,8 +305,8 @@ def _plan(s: Source, *, json_text: bool) -> Plan:
     cols = {
         "BilledCost": f"CASE WHEN {credit} THEN {n('credits.amount')} ELSE {n('cost')} END",
         "EffectiveCost": f"CASE WHEN {credit} THEN {n('credits.amount')} ELSE {n('cost')} END",
-        "ContractedCost": f"CASE WHEN {credit} THEN CAST(0 AS DECIMAL(38,18)) ELSE {n('cost')} END",
-        "ListCost": f"CASE WHEN {credit} THEN CAST(0 AS DECIMAL(38,18)) ELSE COALESCE({n('cost_at_list')}, {n('cost')}) END",
+        "ContractedCost": f"CASE WHEN {credit} THEN {n('credits.amount')} ELSE {n('cost')} END",
+        "ListCost": f"CASE WHEN {credit} THEN {n('credits.amount')} ELSE COALESCE({n('cost_at_list')}, {n('cost')}) END",
         "ListUnitPrice": n("price.list_price"),
         "ContractedUnitPrice": n("price.effective_price"),
         "BillingCurrency": f"UPPER({t('currency')})",
