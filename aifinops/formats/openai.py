@@ -147,13 +147,14 @@ def unnest_sql(source: str, keep: str, array: str, alias: str, ordinal: str) -> 
 
 def unpivot_sql(records: str, items: Sequence[tuple[str, str]], anchor: str) -> str:
     """One row per (record, item) of ``records`` (a relation with ``__row``): ``items``
-    are (token key, raw SQL of its count); adds ``__token_key`` and ``__tokens`` (text).
+    are (token key, raw SQL of its count); adds ``__token_key``, ``__tokens`` (text) and
+    ``__ti`` (the item's 1-based position).
     The ``anchor`` key's row is always kept; other rows only when their count is not a
     valid zero (NULL counts are dropped only when they are NULL in the source, so an
     unparsable count still reaches the checks)."""
-    structs = ", ".join(f"{{'k': {lit(k)}, 'v': CAST({v} AS VARCHAR)}}" for k, v in items)
+    structs = ", ".join(f"{{'k': {lit(k)}, 'v': CAST({v} AS VARCHAR), 'i': {i}}}" for i, (k, v) in enumerate(items, 1))
     return (
-        f"SELECT * EXCLUDE (__u), __u.k AS __token_key, __u.v AS __tokens FROM ("
+        f"SELECT * EXCLUDE (__u), __u.k AS __token_key, __u.v AS __tokens, __u.i AS __ti FROM ("
         f"SELECT *, UNNEST([{structs}]) AS __u FROM ({records})) "
         f"WHERE __u.k = {lit(anchor)} OR (NULLIF(TRIM(__u.v), '') IS NOT NULL "
         f"AND TRY_CAST(TRIM(__u.v) AS DOUBLE) IS DISTINCT FROM 0)"
