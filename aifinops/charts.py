@@ -82,11 +82,9 @@ def theme() -> dict[str, Any]:
     """
     font = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
     return {
-        "width": 640,
-        "height": 280,
         "config": {
             "font": font,
-            "view": {"stroke": None},
+            "view": {"stroke": None, "continuousWidth": 640, "continuousHeight": 260, "discreteWidth": {"step": 56}},
             "axis": {"labelColor": PALETTE["text"], "titleColor": PALETTE["text"], "gridColor": PALETTE["grid"],
                      "domainColor": PALETTE["muted"], "tickColor": PALETTE["muted"], "labelFontSize": 11,
                      "titleFontSize": 12, "titleFontWeight": "normal"},
@@ -219,11 +217,14 @@ def _currency_title(df: pd.DataFrame, currency: str | None, base: str) -> str:
     return base
 
 
-def _per_currency(chart: alt.Chart, df: pd.DataFrame, currency: str | None):
+def _per_currency(chart: alt.Chart, df: pd.DataFrame, currency: str | None, title: str,
+                  independent: tuple[str, ...] = ("y",)):
     """Facet by currency when a frame holds several (never add amounts across currencies)."""
     if currency and currency in df.columns and df[currency].nunique(dropna=True) > 1:
-        return chart.facet(row=alt.Row(f"{currency}:N", title=None)).resolve_scale(y="independent")
-    return chart
+        return (chart.facet(row=alt.Row(f"{currency}:N", title=None, header=alt.Header(labelAngle=0,
+                                                                                      labelAlign="left")))
+                .resolve_scale(**{ch: "independent" for ch in independent}).properties(title=title))
+    return chart.properties(title=title)
 
 
 def daily_cost_by_provider(df: pd.DataFrame, *, date: str = "ChargePeriodStart", provider: str = "ProviderName",
@@ -261,14 +262,14 @@ def daily_cost_by_provider(df: pd.DataFrame, *, date: str = "ChargePeriodStart",
         keys.append("Currency")
     data = _aggregate(work, keys, "Cost")
     cur_col = "Currency" if "Currency" in data.columns else None
-    chart = alt.Chart(data, title=title).mark_line(point=True).encode(
-        x=alt.X("Day:T", title=None, axis=alt.Axis(format="%b %d")),
-        y=alt.Y("Cost:Q", title=_currency_title(data, cur_col, "Cost"), axis=alt.Axis(format=",.2f")),
+    chart = alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X("utcyearmonthdate(Day):T", title=None, axis=alt.Axis(format="%b %d", tickCount={"interval": "day", "step": 1})),
+        y=alt.Y("Cost:Q", title=_currency_title(data, cur_col, "Cost"), axis=alt.Axis(format=",.2~f")),
         color=alt.Color("Provider:N", title="Provider"),
-        tooltip=[alt.Tooltip("Day:T", format="%Y-%m-%d"), "Provider:N",
+        tooltip=[alt.Tooltip("utcyearmonthdate(Day):T", format="%Y-%m-%d", title="Day"), "Provider:N",
                  alt.Tooltip("Cost:Q", format=",.2f")] + ([alt.Tooltip("Currency:N")] if cur_col else []),
     )
-    return _per_currency(chart, data, cur_col)
+    return _per_currency(chart, data, cur_col, title)
 
 
 def cost_by_team_stacked(df: pd.DataFrame, *, period: str = "x_BillingPeriod", team: str = "x_Team",
@@ -303,16 +304,16 @@ def cost_by_team_stacked(df: pd.DataFrame, *, period: str = "x_BillingPeriod", t
         keys.append("Currency")
     data = _aggregate(work, keys, "Cost")
     cur_col = "Currency" if "Currency" in data.columns else None
-    chart = alt.Chart(data, title=title).mark_bar().encode(
+    chart = alt.Chart(data).mark_bar().encode(
         x=alt.X("Period:O", title=None, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("sum(Cost):Q", title=_currency_title(data, cur_col, "Cost"), axis=alt.Axis(format=",.2f"),
+        y=alt.Y("sum(Cost):Q", title=_currency_title(data, cur_col, "Cost"), axis=alt.Axis(format=",.2~f"),
                 stack="zero"),
         color=alt.Color("Team:N", title="Team"),
         order=alt.Order("Team:N"),
         tooltip=["Period:O", "Team:N", alt.Tooltip("sum(Cost):Q", format=",.2f", title="Cost")]
         + ([alt.Tooltip("Currency:N")] if cur_col else []),
     )
-    return _per_currency(chart, data, cur_col)
+    return _per_currency(chart, data, cur_col, title)
 
 
 def top_services_bar(df: pd.DataFrame, *, service: str = "ServiceName", cost: str = "BilledCost",
@@ -361,12 +362,12 @@ def top_services_bar(df: pd.DataFrame, *, service: str = "ServiceName", cost: st
         parts.append(top)
     data = pd.concat(parts, ignore_index=True) if parts else data.assign(Rank=pd.Series(dtype="int64"))
     cur_col = "Currency" if has_cur else None
-    chart = alt.Chart(data, title=title).mark_bar(color=PALETTE["primary"]).encode(
+    chart = alt.Chart(data).mark_bar(color=PALETTE["primary"]).encode(
         y=alt.Y("Service:N", title=None, sort=alt.SortField("Rank", order="ascending")),
-        x=alt.X("Cost:Q", title=_currency_title(data, cur_col, "Cost"), axis=alt.Axis(format=",.2f")),
+        x=alt.X("Cost:Q", title=_currency_title(data, cur_col, "Cost"), axis=alt.Axis(format=",.2~f", tickCount=5)),
         tooltip=["Service:N", alt.Tooltip("Cost:Q", format=",.2f")] + ([alt.Tooltip("Currency:N")] if cur_col else []),
     )
-    return _per_currency(chart, data, cur_col)
+    return _per_currency(chart, data, cur_col, title, independent=("x", "y"))
 
 
 def save_chart(chart: alt.TopLevelMixin, path: str | Path, *, scale: float = 2.0) -> Path:
@@ -397,7 +398,8 @@ def save_chart(chart: alt.TopLevelMixin, path: str | Path, *, scale: float = 2.0
 
     path = Path(path)
     suffix = path.suffix.lower()
-    spec = chart.to_dict()
+    with alt.theme.enable(alt.theme.active if alt.theme.active != "default" else THEME):
+        spec = chart.to_dict()
     if suffix == ".png":
         path.write_bytes(vlc.vegalite_to_png(spec, scale=scale))
     elif suffix == ".svg":
