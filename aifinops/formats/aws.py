@@ -184,6 +184,9 @@ UNITS: dict[str, tuple[str, int]] = {
 }
 
 _NUM_TYPES = ("DOUBLE", "FLOAT", "REAL")
+#: AWS timestamps are ISO 8601 (``2023-11-01T00:00:00.000Z``, read by TRY_CAST); also seen
+#: without seconds
+_TS_FORMATS = ("%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M%z")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,7 +328,7 @@ class _AwsReader:
         return f"COALESCE({self.num(concept)}, CAST(0 AS {DECIMAL}))"
 
     def ts(self, concept: str) -> str:
-        return self.s.ts(self.col(concept))
+        return self.s.ts(self.col(concept), _TS_FORMATS)
 
     def account(self, concept: str) -> str:
         name = self.col(concept)
@@ -365,16 +368,27 @@ def _map_tags(column: str, is_text: bool) -> str:
     return f"NULLIF(CAST(to_json(map_from_entries({entries})) AS VARCHAR), '{{}}')"
 
 
+def _in_map(expr: str, mapping: dict[str, str], default: str) -> str:
+    """``CASE WHEN expr IN (keys of one value) THEN value ... ELSE default END``."""
+    groups: dict[str, list[str]] = {}
+    for k, v in mapping.items():
+        groups.setdefault(v, []).append(k)
+    whens = " ".join(f"WHEN {expr} IN ({', '.join(lit(k) for k in ks)}) THEN {lit(v)}" for v, ks in groups.items())
+    return f"(CASE {whens} ELSE {default} END)"
+
+
 def _rule_case(type_expr: str, attr: str, roles: dict[str, str] | None = None) -> str:
-    """CASE over the line item type for one attribute of ``LINE_ITEM_TYPES``."""
+    """CASE over the line item type for one attribute of ``LINE_ITEM_TYPES``, one WHEN per
+    distinct value (``type IN (...)``) so each cost expression appears once."""
     def value(rule: LineItemType) -> str:
         v = getattr(rule, attr)
-        if roles is not None:
-            return roles[v]
-        return lit(v)
+        return roles[v] if roles is not None else lit(v)
 
-    whens = " ".join(f"WHEN {lit(k)} THEN {value(r)}" for k, r in LINE_ITEM_TYPES.items())
-    return f"(CASE {type_expr} {whens} ELSE {value(_UNKNOWN)} END)"
+    groups: dict[str, list[str]] = {}
+    for k, r in LINE_ITEM_TYPES.items():
+        groups.setdefault(value(r), []).append(k)
+    whens = " ".join(f"WHEN {type_expr} IN ({', '.join(lit(k) for k in ks)}) THEN {v}" for v, ks in groups.items())
+    return f"(CASE {whens} ELSE {value(_UNKNOWN)} END)"
 
 
 class _AwsFormat(SourceFormat):
@@ -424,8 +438,9 @@ class _AwsFormat(SourceFormat):
         amount = r.num("usage_amount")
         billtype = r.text("bill_type")
         pricing_cat = _rule_case(t, "pricing_category")
+        term = r.text("term")
         pricing_cat = pricing_cat.replace(
-            lit("term"), f"COALESCE({case_map(r.text('term'), _TERMS, default=lit('Other'))}, 'Standard')")
+            lit("term"), f"(CASE WHEN {term} IS NULL THEN 'Standard' ELSE {case_map(term, _TERMS, default=lit('Other'))} END)")
         region_code = f"COALESCE({r.text('region_code')}, {r.text('region')})"
         resource = r.text("resource_id")
         product_code = r.text("product_code")
@@ -468,7 +483,7 @@ class _AwsFormat(SourceFormat):
             "RegionName": r.text("location"),
             "ResourceId": resource,
             "ResourceType": f"NULLIF(regexp_extract({resource}, '^arn:[^:]*:[^:]*:[^:]*:[^:]*:([^/:]+)[/:]', 1), '')",
-            "ServiceCategory": case_map(product_code, SERVICE_CATEGORY, default=lit("Other")),
+            "ServiceCategory": _in_map(product_code, SERVICE_CATEGORY, lit("Other")),
             "ServiceName": f"COALESCE({r.text('product_name')}, {product_code}, 'unknown')",
             "SkuId": r.text("sku"),
             "SkuMeter": r.text("usage_type"),
@@ -477,7 +492,7 @@ class _AwsFormat(SourceFormat):
             "SubAccountName": r.text("usage_account_name"),
             "SubAccountType": lit("Account"),
             "Tags": self._tags(source),
-            "x_Tokens": f"(CASE WHEN {consumed} THEN {amount} * CAST({block} AS {DECIMAL}) END)",
+            "x_Tokens": f"(CASE WHEN {consumed} THEN {amount} * CAST({block} AS BIGINT) END)",
         }
         checks: list[Check] = []
         for concept in ("unblended", "usage_amount", "unblended_rate", "public_cost", "public_rate",
@@ -489,7 +504,7 @@ class _AwsFormat(SourceFormat):
         for concept in ("start", "end", "bp_start", "bp_end"):
             name = r.col(concept)
             if name is not None:
-                checks.append(Check(name, "timestamp", source.bad_ts(name), q(name)))
+                checks.append(Check(name, "timestamp", source.bad_ts(name, _TS_FORMATS), q(name)))
         for concept in ("payer", "type", "currency", "unblended"):
             name = r.col(concept)
             if name is not None:
