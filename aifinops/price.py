@@ -381,6 +381,20 @@ class _Overrides:
     commitments: list[dict] = field(default_factory=list)
 
 
+@cache
+def _safe_loader():
+    """``yaml.SafeLoader`` that leaves dates as text, so a bad date is reported with its key."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    return Loader
+
+
 def _parse_overrides(path: Path) -> tuple[_Overrides, bytes]:
     import yaml
 
@@ -390,8 +404,8 @@ def _parse_overrides(path: Path) -> tuple[_Overrides, bytes]:
     except OSError as e:
         raise ConfigError(f"cannot read price overrides: {e.strerror or e}", file=file) from None
     try:
-        doc = yaml.safe_load(raw.decode("utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        doc = yaml.load(raw.decode("utf-8"), Loader=_safe_loader()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError) as e:
         raise ConfigError(f"invalid YAML: {e}".splitlines()[0], file=file) from None
     _check_keys(doc, ("version", "currency", "models", "discounts", "aliases", "provisioned"), file, "(top)")
     if doc.get("version", 1) != 1:
@@ -547,6 +561,7 @@ class PriceCatalogue:
         for p, m in sorted(self._keys):
             self._models_by_name.setdefault(m, []).append(p)
         self._arrow: pa.Table | None = None
+        self._cached_arrays = None
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -795,29 +810,235 @@ class _GenaiResolver:
 
 
 # -- pricing -----------------------------------------------------------------------------
+_NO_END = np.int32(2**31 - 1)
+_NO_MAX = np.int64(2**62)
+_I64_MAX = 2**63 - 1
+_E18 = 10**18
+
+
+@dataclass
+class _CatArrays:
+    """The catalogue as numpy arrays for the vectorized lookup."""
+
+    index: dict[tuple[str, str, str], np.ndarray]
+    from_days: np.ndarray
+    to_days: np.ndarray
+    tmin: np.ndarray
+    tmax: np.ndarray
+    unit_int: np.ndarray      # unit price x 10^18 (0 when NULL)
+    fee_int: np.ndarray       # request fee x 10^18 (0 when NULL)
+    has_unit: np.ndarray
+    has_fee: np.ndarray
+    fits: bool                # every price x 10^18 fits in int64
+    unit: pa.Array            # exact decimal128(38,18) unit prices
+    fee: pa.Array
+    source_codes: np.ndarray
+    sources: list[str]
+    currency_codes: np.ndarray
+    currencies: list[str]
+
+
+def _cat_arrays(cat: PriceCatalogue) -> _CatArrays:
+    if cat._cached_arrays is not None:
+        return cat._cached_arrays
+    t = cat.table
+    index: dict[tuple[str, str, str], list[int]] = {}
+    for i, key in enumerate(zip(t["provider"], t["model"], t["token_type"])):
+        index.setdefault(key, []).append(i)
+
+    def days(values, missing):
+        return np.array([missing if v is None or pd.isna(v) else (v - EPOCH).days for v in values], dtype=np.int32)
+
+    def scaled(values):
+        ints = [0 if v is None else int(v.scaleb(18)) for v in values]
+        return ints, all(abs(x) <= _I64_MAX for x in ints)
+
+    unit_ints, fit1 = scaled(t["unit_price_per_token"])
+    fee_ints, fit2 = scaled(t["price_per_request"])
+    src_codes, sources = pd.factorize(t["source"])
+    cur_codes, currencies = pd.factorize(t["currency"])
+    arr = _CatArrays(
+        index={k: np.array(v, dtype=np.int64) for k, v in index.items()},
+        from_days=days(t["effective_from"], 0), to_days=days(t["effective_to"], _NO_END),
+        tmin=t["tier_min_prompt_tokens"].to_numpy(np.int64),
+        tmax=t["tier_max_prompt_tokens"].fillna(_NO_MAX).to_numpy(np.int64),
+        unit_int=np.array(unit_ints if fit1 else [0] * len(t), dtype=np.int64),
+        fee_int=np.array(fee_ints if fit2 else [0] * len(t), dtype=np.int64),
+        has_unit=t["unit_price_per_token"].notna().to_numpy(bool),
+        has_fee=t["price_per_request"].notna().to_numpy(bool),
+        fits=fit1 and fit2,
+        unit=pa.array(list(t["unit_price_per_token"]), _DEC), fee=pa.array(list(t["price_per_request"]), _DEC),
+        source_codes=src_codes.astype(np.int64), sources=list(sources),
+        currency_codes=cur_codes.astype(np.int64), currencies=list(currencies),
+    )
+    cat._cached_arrays = arr
+    return arr
+
+
 def _col(usage: pd.DataFrame, name: str):
     return usage[name] if name in usage.columns else None
 
 
-def _arrow_col(s: pd.Series | None, n: int, typ: pa.DataType) -> pa.Array:
+def _codes(s: pd.Series | None, n: int) -> tuple[np.ndarray, list]:
+    """Integer codes and their values (``None`` last) for a text column, without Python per row."""
     if s is None:
-        return pa.nulls(n, typ)
+        return np.zeros(n, dtype=np.int64), [None]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy(np.int64)
+        values = [str(v) for v in s.cat.categories] + [None]
+    else:
+        if isinstance(s.dtype, pd.ArrowDtype):
+            arr = pa.chunked_array([pa.array(s.array)]) if not isinstance(pa.array(s.array), pa.ChunkedArray) else pa.array(s.array)
+        else:
+            arr = pa.chunked_array([pa.array(s.to_numpy(dtype=object), from_pandas=True, type=pa.string())]) \
+                if s.dtype == object else pa.chunked_array([pa.array(s, from_pandas=True)])
+        if not pa.types.is_dictionary(arr.type):
+            if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+                arr = arr.cast(pa.string())
+            arr = arr.dictionary_encode()
+        arr = arr.unify_dictionaries().combine_chunks() if hasattr(arr, "unify_dictionaries") else arr.combine_chunks()
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        codes = arr.indices.to_numpy(zero_copy_only=False)
+        codes = np.where(arr.indices.is_null().to_numpy(zero_copy_only=False), -1, codes).astype(np.int64) \
+            if arr.indices.null_count else codes.astype(np.int64)
+        values = [None if v is None else str(v) for v in arr.dictionary.to_pylist()] + [None]
+    codes = np.where(codes < 0, len(values) - 1, codes)
+    return codes, values
+
+
+def _int_column(s: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
+    """``(int64 values, valid mask, exact decimal array when the values are not whole numbers)``."""
+    if s is None:
+        return np.zeros(n, np.int64), np.zeros(n, bool), None
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu":
+        return s.to_numpy(np.int64), np.ones(n, bool), None
     if isinstance(s.dtype, pd.ArrowDtype):
         arr = pa.array(s.array)
     elif s.dtype == object:
-        arr = pa.array(s.to_numpy(), from_pandas=True)
+        arr = pa.array(s.to_numpy(dtype=object), from_pandas=True)
+    elif isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
+        v = s.to_numpy(np.float64)
+        ok = np.isfinite(v)
+        if np.all(v[ok] == np.round(v[ok])) and np.all(np.abs(v[ok]) < 2**53):
+            return np.where(ok, v, 0).astype(np.int64), ok, None
+        arr = pa.array(v, mask=~ok)
     else:
         arr = pa.array(s, from_pandas=True)
-    if pa.types.is_decimal(arr.type) and pa.types.is_decimal(typ):
-        return arr  # the engine casts; pyarrow's cast could refuse a narrowing it need not do
-    if pa.types.is_floating(arr.type) and pa.types.is_decimal(typ):
-        return arr
-    return arr.cast(typ) if arr.type != typ else arr
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    valid = ~arr.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_integer(arr.type) or pa.types.is_null(arr.type):
+        return arr.cast(pa.int64()).fill_null(0).to_numpy(), valid, None
+    try:  # whole numbers: exact integer path
+        return arr.cast(pa.int64(), safe=True).fill_null(0).to_numpy(), valid, None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        exact = arr if pa.types.is_decimal(arr.type) else pa.array(
+            [None if x is None else Decimal(repr(x)) for x in arr.to_pylist()], _DEC)
+        return np.zeros(n, np.int64), valid, exact
+
+
+def _mul128(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact signed int64 x int64 -> 128-bit ``(lo uint64, hi int64)``.
+
+    Products that fit in int64 (nearly all: tokens x price x 10^18) are multiplied directly;
+    the rest go through 32-bit limbs.
+
+    >>> lo, hi = _mul128(np.array([3, -2, 2**62]), np.array([5, 7, 8]))
+    >>> [int(h) * 2**64 + int(l) for l, h in zip(lo, hi)] == [15, -14, 2**65]
+    True
+    """
+    small = np.abs(a.astype(np.float64) * b.astype(np.float64)) < 4.0e18
+    if small.all():
+        p = a * b
+        return p.view(np.uint64), np.where(p < 0, np.int64(-1), np.int64(0))
+    if small.any():
+        lo = np.empty(len(a), np.uint64)
+        hi = np.empty(len(a), np.int64)
+        p = a[small] * b[small]
+        lo[small], hi[small] = p.view(np.uint64), np.where(p < 0, -1, 0)
+        big = ~small
+        lo[big], hi[big] = _mul128_limbs(a[big], b[big])
+        return lo, hi
+    return _mul128_limbs(a, b)
+
+
+def _mul128_limbs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    neg = (a < 0) ^ (b < 0)
+    ua = np.abs(a).astype(np.uint64)
+    ub = np.abs(b).astype(np.uint64)
+    m32 = np.uint64(0xFFFFFFFF)
+    s32 = np.uint64(32)
+    a0, a1 = ua & m32, ua >> s32
+    b0, b1 = ub & m32, ub >> s32
+    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+    mid = (p00 >> s32) + (p01 & m32) + (p10 & m32)
+    lo = (p00 & m32) | ((mid & m32) << s32)
+    hi = p11 + (p01 >> s32) + (p10 >> s32) + (mid >> s32)
+    # two's complement negation where negative
+    nlo = (~lo) + np.uint64(1)
+    nhi = (~hi) + (nlo == 0).astype(np.uint64)
+    lo = np.where(neg, nlo, lo)
+    hi = np.where(neg, nhi, hi)
+    return lo, hi.view(np.int64)
+
+
+def _add128(x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    lo = x[0] + y[0]
+    carry = (lo < x[0]).astype(np.int64)
+    return lo, x[1] + y[1] + carry
+
+
+def _decimal_from_int128(lo: np.ndarray, hi: np.ndarray, valid: np.ndarray) -> pa.Array:
+    data = np.empty(2 * len(lo), dtype=np.uint64)
+    data[0::2] = lo
+    data[1::2] = hi.view(np.uint64)
+    mask = pa.array(valid).buffers()[1] if not valid.all() else None
+    return pa.Array.from_buffers(_DEC, len(lo), [mask, pa.py_buffer(data)], null_count=-1 if mask else 0)
+
+
+def _exact_cost_duckdb(qty: pa.Array, price_: pa.Array, req: pa.Array, fee: pa.Array) -> pa.Array:
+    """Slow exact path for fractional quantities or prices beyond the integer fast path."""
+    con = connect()
+    try:
+        con.register("x", pa.table({"q": qty.cast(_DEC), "p": price_, "r": req.cast(_DEC), "f": fee}))
+        r = con.sql("SELECT CAST(COALESCE(CAST(q AS DECIMAL(38,9)) * p, 0) + COALESCE(CAST(r AS DECIMAL(38,9)) * f, 0)"
+                    " AS DECIMAL(38,18)) AS c FROM x").to_arrow_table()
+        return r.column("c").combine_chunks()
+    finally:
+        con.close()
+
+
+def _dates(s: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """UTC day numbers since 1970-01-01 and a valid mask."""
+    if s is None:
+        return np.zeros(n, np.int32), np.zeros(n, bool)
+    if isinstance(s.dtype, pd.ArrowDtype):
+        arr = pa.array(s.array)
+    else:
+        ts = pd.to_datetime(s, utc=True, errors="coerce")
+        arr = pa.array(ts.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_date(arr.type):
+        arr = arr.cast(pa.date32())
+        v = arr.cast(pa.int32()).fill_null(0).to_numpy()
+        return v.astype(np.int32), ~arr.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_timestamp(arr.type) and arr.type.tz is None:
+        arr = arr.cast(pa.timestamp(arr.type.unit, "UTC"))
+    arr = arr.cast(pa.timestamp("us", "UTC"))
+    us = arr.cast(pa.int64()).fill_null(0).to_numpy()
+    return np.floor_divide(us, 86_400_000_000).astype(np.int32), ~arr.is_null().to_numpy(zero_copy_only=False)
 
 
 def price(usage: pd.DataFrame, catalogue: PriceCatalogue | None = None, *, at=None,
           as_model: str | None = None, prompt_tokens_column: str = "x_PromptTokens") -> pd.DataFrame:
     """Price token usage against the catalogue.
+
+    Vectorized: the distinct (provider, model, token type) references are resolved once each;
+    rows are matched to the price period and tier in force with numpy, and costs are exact
+    128-bit integer products of whole token counts and prices scaled by 10^18 (fractional
+    quantities take an exact decimal path in the engine).
 
     Args:
         usage: ledger-shaped rows with ``ChargePeriodStart``, ``x_ModelProvider`` and/or
@@ -833,10 +1054,11 @@ def price(usage: pd.DataFrame, catalogue: PriceCatalogue | None = None, *, at=No
 
     Returns:
         A copy of ``usage`` plus ``x_PricedCost`` (exact ``decimal128(38,18)``, elements are
-        ``decimal.Decimal``; NULL when unpriced, never 0), ``x_UnitPrice``, ``x_PriceCurrency``,
-        ``x_PriceEffectiveFrom``, ``x_PriceSource`` and ``x_PriceReason`` (NULL when priced,
-        else why: unknown model, unknown token type, no price for the token type, no price in
-        force on the date, no token count, no date).
+        ``decimal.Decimal``; NULL when unpriced, never 0), ``x_UnitPrice`` (same type),
+        ``x_PriceCurrency``, ``x_PriceEffectiveFrom`` (date), ``x_PriceSource`` and
+        ``x_PriceReason`` (categoricals; the reason is NULL when priced, else why: unknown
+        model, unknown token type, no price for the token type, no price in force on the date,
+        no token count, no date).
 
     Example:
         >>> import pandas as pd
@@ -851,113 +1073,139 @@ def price(usage: pd.DataFrame, catalogue: PriceCatalogue | None = None, *, at=No
         "unknown model 'no-such-model'"
     """
     catalogue = catalogue or PriceCatalogue.load()
+    ca = _cat_arrays(catalogue)
     n = len(usage)
-    prov1 = _col(usage, "ProviderName")
-    prov2 = _col(usage, "x_ModelProvider")
-    model = _col(usage, "x_Model")
-    tokens = _col(usage, "x_Tokens")
-    slim = pa.table({
-        "rid": pa.array(np.arange(n, dtype=np.int64)),
-        "p1": _arrow_col(prov1, n, pa.string()),
-        "p2": _arrow_col(prov2, n, pa.string()),
-        "m": _arrow_col(model, n, pa.string()),
-        "tt": _arrow_col(_col(usage, "x_TokenType"), n, pa.string()),
-        "ts": _arrow_col(_col(usage, "ChargePeriodStart"), n, pa.timestamp("us", "UTC")),
-        "prompt": _arrow_col(_col(usage, prompt_tokens_column), n, pa.int64()),
-        "tokens": _arrow_col(tokens, n, _DEC),
-        "requests": _arrow_col(_col(usage, "x_Requests"), n, _DEC),
-    })
-    con = connect()
-    try:
-        con.register("u", slim)
-        con.register("cat", catalogue.arrow())
-        # resolve the distinct (provider, model) references once each, in Python
-        pairs = con.execute("SELECT DISTINCT p1, p2, m FROM u").fetchall()
-        target = None
-        if as_model is not None:
-            if "/" in as_model:
-                ap, am = as_model.split("/", 1)
-                target = catalogue.resolve([ap], am)
-            else:
-                target = catalogue.resolve([], as_model)
-        res = []
-        for p1, p2, m in pairs:
-            key = (target if as_model is not None else catalogue.resolve([p1, p2], m))
-            res.append((p1, p2, m, key[0] if key else None, key[1] if key else None))
-        resolved = pa.table({k: pa.array([r[i] for r in res], pa.string())
-                             for i, k in enumerate(["p1", "p2", "m", "cp", "cm"])})
-        con.register("r", resolved)
-        con.register("tts", pa.table({"tt": pa.array(list(schema.TOKEN_TYPES), pa.string())}))
-        at_sql = "NULL" if at is None else f"DATE '{pd.Timestamp(at).date().isoformat()}'"
-        shown = as_model if as_model is not None else None
-        unknown_model = ("'unknown model ' || '''' || " + ("'" + shown.replace("'", "''") + "'" if shown else "m")
-                         + " || ''''")
-        sql = f"""
-        WITH ur AS (
-            SELECT u.rid, u.tt, u.tokens, u.requests, u.m, r.cp, r.cm,
-                   COALESCE({at_sql}, CAST(u.ts AS DATE)) AS d, COALESCE(u.prompt, 0) AS prompt
-            FROM u LEFT JOIN r ON r.p1 IS NOT DISTINCT FROM u.p1 AND r.p2 IS NOT DISTINCT FROM u.p2
-                             AND r.m IS NOT DISTINCT FROM u.m
-        ), firsts AS (
-            SELECT provider, model, token_type, MIN(effective_from) AS first_from FROM cat GROUP BY ALL
-        ), j AS (
-            SELECT ur.*, c.unit_price, c.price_per_request, c.effective_from, c.source, c.currency,
-                   c.token_type AS ctt, f.first_from, tts.tt AS known_tt
-            FROM ur
-            LEFT JOIN cat c ON c.provider = ur.cp AND c.model = ur.cm AND c.token_type = ur.tt
-                 AND ur.d >= c.effective_from AND (c.effective_to IS NULL OR ur.d < c.effective_to)
-                 AND (c.tier_min = 0 OR ur.prompt > c.tier_min)
-                 AND (c.tier_max IS NULL OR ur.prompt <= c.tier_max)
-            LEFT JOIN firsts f ON f.provider = ur.cp AND f.model = ur.cm AND f.token_type = ur.tt
-            LEFT JOIN tts ON tts.tt = ur.tt
-        )
-        SELECT rid,
-            CASE WHEN reason IS NULL THEN cost END AS cost,
-            CASE WHEN reason IS NULL THEN unit_price END AS unit_price,
-            CASE WHEN reason IS NULL THEN currency END AS currency,
-            CASE WHEN reason IS NULL THEN effective_from END AS effective_from,
-            CASE WHEN reason IS NULL THEN source END AS source,
-            reason
-        FROM (
-            SELECT rid, unit_price, currency, effective_from, source,
-                CAST(CASE WHEN ctt = 'request'
-                          THEN CAST(COALESCE(requests, tokens) AS DECIMAL(38,9)) * price_per_request
-                          ELSE CAST(tokens AS DECIMAL(38,9)) * unit_price
-                               + COALESCE(CAST(requests AS DECIMAL(38,9)) * price_per_request, 0)
-                     END AS DECIMAL(38,18)) AS cost,
-                CASE
-                    WHEN tt IS NULL THEN 'no token type'
-                    WHEN known_tt IS NULL THEN 'unknown token type ''' || tt || ''''
-                    WHEN m IS NULL AND cp IS NULL THEN 'no model'
-                    WHEN cp IS NULL THEN {unknown_model}
-                    WHEN d IS NULL THEN 'no date'
-                    WHEN first_from IS NULL THEN 'no ''' || tt || ''' price for ' || cp || '/' || cm
-                    WHEN ctt IS NULL THEN 'no ''' || tt || ''' price in force on ' || CAST(d AS VARCHAR)
-                         || ' for ' || cp || '/' || cm
-                    WHEN (CASE WHEN ctt = 'request' THEN COALESCE(requests, tokens) ELSE tokens END) IS NULL
-                         THEN 'no quantity'
-                END AS reason
-            FROM j
-        )
-        """
-        result = con.sql(sql).to_arrow_table()
-    finally:
-        con.close()
-    rid = result.column("rid").to_numpy()
-    if len(rid) != n:  # a catalogue with overlapping periods or tiers would duplicate rows
-        raise ValueError(f"catalogue {catalogue.version} has overlapping prices: {len(rid)} rows for {n}")
-    if n and not (rid[0] == 0 and np.all(np.diff(rid) == 1)):
-        inv = np.empty(n, dtype=np.int64)
-        inv[rid] = np.arange(n, dtype=np.int64)
-        result = result.take(pa.array(inv))
-    out = usage.copy()
-    for name, col in (("x_PricedCost", "cost"), ("x_UnitPrice", "unit_price"), ("x_PriceCurrency", "currency"),
-                      ("x_PriceEffectiveFrom", "effective_from"), ("x_PriceSource", "source"),
-                      ("x_PriceReason", "reason")):
-        arr = result.column(col)
-        if pa.types.is_decimal(arr.type) and arr.type != _DEC:
-            arr = arr.cast(_DEC)
-        out[name] = pd.Series(pd.arrays.ArrowExtensionArray(arr), index=usage.index)
+
+    # 1. distinct references -> combo codes
+    parts = [_codes(_col(usage, c), n) for c in ("ProviderName", "x_ModelProvider", "x_Model", "x_TokenType")]
+    combined = np.zeros(n, dtype=np.int64)
+    for codes, values in parts:
+        combined = combined * len(values) + codes
+    ucode, uniq = pd.factorize(combined, sort=False)
+    ucode = ucode.astype(np.int64)
+    uniq = np.asarray(uniq, dtype=np.int64)
+
+    target = None
+    if as_model is not None:
+        ap, _, am = as_model.rpartition("/")
+        target = catalogue.resolve([ap] if ap else [], am)
+    known = set(schema.TOKEN_TYPES)
+    combos = []  # per unique combo: (cand rows, reason, is_request, label)
+    for u in uniq:
+        vals = []
+        rest = int(u)
+        for codes, values in reversed(parts):
+            rest, k = divmod(rest, len(values))
+            vals.append(values[k])
+        tt, m, p2, p1 = vals
+        key = target if as_model is not None else catalogue.resolve([p1, p2], m)
+        reason = None
+        cand = np.empty(0, np.int64)
+        if tt is None:
+            reason = "no token type"
+        elif tt not in known:
+            reason = f"unknown token type '{tt}'"
+        elif m is None and as_model is None:
+            reason = "no model"
+        elif key is None:
+            reason = f"unknown model '{as_model if as_model is not None else m}'"
+        else:
+            cand = ca.index.get((key[0], key[1], tt), cand)
+            if not len(cand):
+                reason = f"no '{tt}' price for {key[0]}/{key[1]}"
+        combos.append((cand, reason, tt == "request", f"'{tt}' price in force on {{}} for "
+                       + (f"{key[0]}/{key[1]}" if key else "")))
+
+    # 2. per-row date, prompt size and quantities
+    if at is not None:
+        d = np.full(n, (pd.Timestamp(at).date() - EPOCH).days, np.int32)
+        d_ok = np.ones(n, bool)
+    else:
+        d, d_ok = _dates(_col(usage, "ChargePeriodStart"), n)
+    prompt, prompt_ok = _int_column(_col(usage, prompt_tokens_column), n)[:2]
+    prompt = np.where(prompt_ok, prompt, 0)
+    tok, tok_ok, tok_exact = _int_column(_col(usage, "x_Tokens"), n)
+    req, req_ok, req_exact = _int_column(_col(usage, "x_Requests"), n)
+
+    # 3. match each row to the one catalogue row in force (period and tier)
+    maxc = max((len(c[0]) for c in combos), default=0)
+    cand = np.full((len(combos), max(maxc, 1)), -1, dtype=np.int64)
+    for i, c in enumerate(combos):
+        cand[i, :len(c[0])] = c[0]
+    chosen = np.full(n, -1, dtype=np.int64)
+    hits = np.zeros(n, dtype=np.int8)
+    for j in range(maxc):
+        idx = cand[ucode, j]
+        ok = idx >= 0
+        ic = np.where(ok, idx, 0)
+        match = ok & (d >= ca.from_days[ic]) & (d < ca.to_days[ic]) \
+            & ((ca.tmin[ic] == 0) | (prompt > ca.tmin[ic])) & (prompt <= ca.tmax[ic])
+        chosen = np.where(match, ic, chosen)
+        hits += match
+    if np.any(hits > 1):
+        raise ValueError(f"catalogue {catalogue.version} has overlapping price periods or tiers")
+    is_req = np.array([c[2] for c in combos], bool)[ucode] if combos else np.zeros(n, bool)
+    qty_ok = np.where(is_req, req_ok | tok_ok, tok_ok)
+
+    # 4. reasons: per combo, then per row
+    reason_cats = [c[1] for c in combos if c[1]]
+    reason_cats = list(dict.fromkeys(reason_cats))
+    rc_index = {r: i for i, r in enumerate(reason_cats)}
+    combo_reason = np.array([rc_index[c[1]] if c[1] else -1 for c in combos], np.int64)
+    reason = combo_reason[ucode] if combos else np.full(n, -1, np.int64)
+    extra = {"no date": (reason < 0) & ~d_ok}
+    extra["no quantity"] = (reason < 0) & d_ok & (chosen >= 0) & ~qty_ok
+    for text, mask in extra.items():
+        if mask.any():
+            reason_cats.append(text)
+            reason[mask] = len(reason_cats) - 1
+    gap = (reason < 0) & (chosen < 0)
+    if gap.any():  # no price in force on the row's date: one reason per (combo, date)
+        rows = np.flatnonzero(gap)
+        key = ucode[rows] * (2**32) + d[rows].astype(np.int64)
+        kc, ku = pd.factorize(key)
+        base = len(reason_cats)
+        for k in np.asarray(ku, dtype=np.int64):
+            day = EPOCH + dt.timedelta(days=int(k % (2**32)))
+            reason_cats.append("no " + combos[int(k // (2**32))][3].format(day.isoformat()))
+        reason[rows] = base + kc
+    priced = reason < 0
+
+    # 5. exact cost
+    ic = np.where(priced, chosen, 0)
+    unit_int = ca.unit_int[ic]
+    fee_int = ca.fee_int[ic]
+    qty = np.where(is_req & req_ok, req, tok)
+    if ca.fits and tok_exact is None and req_exact is None:
+        main = _mul128(np.where(priced & ~is_req, qty, 0), unit_int)
+        fee_qty = np.where(is_req, qty, np.where(req_ok, req, 0))
+        if fee_int.any():
+            cost_lo, cost_hi = _add128(main, _mul128(np.where(priced, fee_qty, 0), fee_int))
+        else:
+            cost_lo, cost_hi = main
+        cost = _decimal_from_int128(cost_lo, cost_hi, priced)
+    else:
+        take = pa.array(ic)
+        qty_arr = (tok_exact if tok_exact is not None else pa.array(tok, mask=~tok_ok)).cast(_DEC)
+        req_arr = (req_exact if req_exact is not None else pa.array(req, mask=~req_ok)).cast(_DEC)
+        isr = pa.array(is_req)
+        q_main = pa.compute.if_else(isr, pa.nulls(n, _DEC), qty_arr)
+        q_fee = pa.compute.if_else(isr, pa.compute.coalesce(req_arr, qty_arr), req_arr)
+        cost = _exact_cost_duckdb(q_main, ca.unit.take(take), q_fee, ca.fee.take(take))
+        cost = pa.compute.if_else(pa.array(priced), cost, pa.nulls(n, _DEC))
+
+    # 6. attach
+    out = usage.copy(deep=False)
+    idx_arr = pa.array(ic, mask=~priced)
+    out["x_PricedCost"] = pd.Series(pd.arrays.ArrowExtensionArray(cost), index=usage.index)
+    out["x_UnitPrice"] = pd.Series(pd.arrays.ArrowExtensionArray(ca.unit.take(idx_arr)), index=usage.index)
+    out["x_PriceCurrency"] = pd.Categorical.from_codes(np.where(priced, ca.currency_codes[ic], -1),
+                                                        categories=ca.currencies or ["USD"])
+    days = pa.array(ca.from_days[ic], type=pa.int32(), mask=~priced).cast(pa.date32())
+    out["x_PriceEffectiveFrom"] = pd.Series(pd.arrays.ArrowExtensionArray(days), index=usage.index)
+    out["x_PriceSource"] = pd.Categorical.from_codes(np.where(priced, ca.source_codes[ic], -1),
+                                                      categories=ca.sources or ["none"])
+    out["x_PriceReason"] = pd.Categorical.from_codes(reason, categories=reason_cats or ["none"])
     return out
 
 
