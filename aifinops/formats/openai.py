@@ -106,6 +106,8 @@ LINE_ITEM_TOKEN_TYPES: dict[str, str] = {
     "batch output": "batch_output",
     "output (batch)": "batch_output",
     "reasoning": "reasoning",
+    "reasoning_tokens": "reasoning",
+    "output_reasoning_tokens": "reasoning",
     "web search tool calls": "web_search",
     "web search": "web_search",
 }
