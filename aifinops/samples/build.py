@@ -8,8 +8,8 @@
   compact JSON text with sorted keys), for tests and notebooks to compare against;
 - ``MANIFEST.json``: the generator arguments and, per file, its path relative to the
   folder, the writer, the aifinops format that detects it (``null`` if none), its sha256 and
-  its row count (CSV records, JSON lines, the records of a JSON document's ``data`` list or
-  their ``results``, Parquet rows).
+  its row count (CSV records, JSON lines, Parquet rows; for JSON API documents the
+  ``results`` of the ``data`` buckets, summed over a list of pages).
 
 Files listed in a previous ``MANIFEST.json`` are deleted first, so a renamed output never
 lingers (nothing else in the folder is touched). Writers must write below ``out_dir``
@@ -113,6 +113,21 @@ def _open_text(path: Path) -> io.TextIOBase:
     return io.StringIO(raw.decode("utf-8-sig", errors="replace"), newline="")
 
 
+def _json_records(doc: object) -> int:
+    """Records of a JSON document: a list of API pages sums its pages; a page's ``data``
+    buckets count their ``results``; any other list counts its items."""
+    if isinstance(doc, list):
+        if doc and all(isinstance(d, dict) and isinstance(d.get("data"), list) for d in doc):
+            return sum(_json_records(d) for d in doc)
+        return len(doc)
+    if isinstance(doc, dict) and isinstance(doc.get("data"), list):
+        data = doc["data"]
+        if data and all(isinstance(b, dict) and isinstance(b.get("results"), list) for b in data):
+            return sum(len(b["results"]) for b in data)
+        return len(data)
+    return 1
+
+
 def count_rows(path: str | Path) -> int:
     """Data records in a sample file (see the module docstring for what counts)."""
     path = Path(path)
@@ -128,13 +143,7 @@ def count_rows(path: str | Path) -> int:
             doc = json.loads(stripped)
         except json.JSONDecodeError:  # JSON lines
             return sum(1 for line in body.splitlines() if line.strip())
-        if isinstance(doc, list):
-            return len(doc)
-        data = doc.get("data") if isinstance(doc, dict) else None
-        if isinstance(data, list):
-            nested = [len(b["results"]) for b in data if isinstance(b, dict) and isinstance(b.get("results"), list)]
-            return sum(nested) if len(nested) == len(data) and data else len(data)
-        return 1
+        return _json_records(doc)
     sample = body[:4096]
     try:
         delim = csv.Sniffer().sniff(sample.splitlines()[0] if sample else ",", delimiters=",;\t|").delimiter
