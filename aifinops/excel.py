@@ -10,7 +10,8 @@ workbook never adds dollars to euros and never stores a stale total.
 
 Security: text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
 written as a string with Excel's quote prefix, so nothing read from a billing export can
-become a formula (CSV/formula injection). Characters XML cannot hold are replaced by U+FFFD.
+become a formula (CSV/formula injection). Characters XML cannot hold are replaced by U+FFFD
+and line ends are written as LF.
 
 Example:
     >>> import tempfile, pandas as pd
@@ -110,16 +111,19 @@ def neutralize(value: str) -> tuple[str, bool]:
 
     Returns:
         ``(text, needs_quote_prefix)``: the text with XML-illegal control characters replaced
-        by U+FFFD and cut to Excel's 32,767 characters, and whether it starts like a formula.
+        by U+FFFD, line ends as ``\\n`` (XML turns CR into LF when read) and cut to Excel's
+        32,767 characters; and whether it starts like a formula.
 
     Example:
         >>> neutralize("=1+1"), neutralize("ok"), neutralize("a\\x00b")
         (('=1+1', True), ('ok', False), ('a\\ufffdb', False))
     """
     text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    quote = text.startswith(FORMULA_PREFIXES)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # XML reads CR as LF anyway
     if len(text) > _MAX_TEXT:
         text = text[: _MAX_TEXT - 1] + "…"
-    return text, text.startswith(FORMULA_PREFIXES)
+    return text, quote
 
 
 def sheet_title(name: str, taken: Iterable[str] = ()) -> str:
