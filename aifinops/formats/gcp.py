@@ -180,21 +180,36 @@ def _common(rec: str) -> str:
             f"ORDER BY __row, __credit")
 
 
+def _structure() -> dict:
+    """The ``from_json`` structure of a record: every scalar as VARCHAR (numbers keep their
+    text), every nested/repeated field as JSON text."""
+    out: dict = {}
+    for path, typ in [(c, "VARCHAR") for c in SCALARS] + [(c, "JSON") for c in NESTED]:
+        node = out
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = typ
+    return out
+
+
 def _json_records(path: str, compressed: bool) -> str:
-    """Per-record SQL of a JSON-lines file: line number, validity, fields as text."""
+    """Per-record SQL of a JSON-lines file: line number, validity, fields as text. Each
+    line is parsed once (``from_json`` into a struct); a line that is not a JSON object
+    keeps its text in ``__invalid`` for the quarantine."""
     args = [lit(path), "columns = {'line': 'VARCHAR'}", "header = false", "delim = chr(1)", "quote = ''",
             "escape = ''", "auto_detect = false", "max_line_size = 1073741824"]
     if compressed:
         args.append("compression = 'gzip'")
     lines = f"SELECT row_number() OVER () AS __row, line FROM read_csv({', '.join(args)})"
     ok = "(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE FALSE END)"
-    cols = [f"CASE WHEN NOT {ok} THEN left(line, 200) END AS __invalid"]
-    for c in SCALARS:
-        cols.append(f"CASE WHEN {ok} THEN json_extract_string(line, {lit('$.' + c)}) END AS {q(c)}")
-    for c in NESTED:
-        cols.append(f"CASE WHEN {ok} THEN CAST(json_extract(line, {lit('$.' + c)}) AS VARCHAR) END AS {q(c)}")
-    return (f"SELECT __row, {', '.join(cols)} FROM ({lines}) AS __l "
-            f"WHERE line IS NOT NULL AND TRIM(line) <> ''")
+    parsed = (f"SELECT __row, CASE WHEN NOT {ok} THEN left(line, 200) END AS __invalid, "
+              f"CASE WHEN {ok} THEN from_json(line, {lit(json.dumps(_structure()))}) END AS __j "
+              f"FROM ({lines}) AS __l WHERE line IS NOT NULL AND TRIM(line) <> ''")
+    cols = ["__invalid"]
+    for c in SCALARS + NESTED:
+        cols.append(f"CAST(__j.{'.'.join(q(p) for p in c.split('.'))} AS VARCHAR) AS {q(c)}")
+    return f"SELECT __row, {', '.join(cols)} FROM ({parsed}) AS __p"
 
 
 def _canonical(col: str) -> str | None:
