@@ -131,89 +131,99 @@ def _reason_sql(plan: Plan) -> str:
     return f"(CASE {whens} END)" if whens else "CAST(NULL AS VARCHAR)"
 
 
-def _pipeline_sql(relation: str, raw_types: dict[str, str], plan: Plan, tag_map: TagMap, *, src_label: str,
-                  fmt: SourceFormat, digest: str, ingested_at: datetime) -> tuple[str, list[str], list[str]]:
-    """SQL of every source row mapped to the ledger, with ``__seq``, ``__row``, ``__reason``
-    and the reconciliation columns ``__rcur_i``/``__rsrc_i``. Returns (sql, ledger columns,
-    extra columns)."""
-    numbered = _numbered(relation, raw_types)
-    lineage = {
-        "x_SourceFile": lit(src_label),
-        "x_SourceFormat": lit(fmt.name),
-        "x_SourceRow": "__row",
-        "x_SourceHash": lit(digest),
-        "x_IngestedAt": f"CAST({lit(ingested_at.isoformat())} AS TIMESTAMPTZ)",
-        "x_CostAuthority": lit(plan.cost_authority),
-    }
-    m_cols = []
-    for name in schema.LEDGER_COLUMNS:
-        if name == schema.PARTITION_COLUMN:
-            continue
-        expr = lineage.get(name) if name in lineage and name not in plan.columns else plan.columns.get(name)
-        if name in lineage and name != "x_CostAuthority":
-            expr = lineage[name]
-        t = schema.COLUMNS[name].sql_type
-        m_cols.append(f"TRY_CAST({expr if expr else 'NULL'} AS {t}) AS {q(name)}")
-    extras = [k for k in plan.extra if k not in schema.COLUMNS]
-    m_cols += [f"{plan.extra[k]} AS {q(k)}" for k in extras]
-    m_cols.append(f"{_reason_sql(plan)} AS __reason0")
-    for i, r in enumerate(plan.recon):
-        m_cols.append(f"CAST({r.currency} AS VARCHAR) AS __rcur_{i}")
-        m_cols.append(f"TRY_CAST({r.source} AS {schema.DECIMAL}) AS __rsrc_{i}")
-    if plan.single_currency:
-        m_cols.append(f"CAST({plan.single_currency} AS VARCHAR) AS __scur")
-    m_sql = f"SELECT __seq, __row, {', '.join(m_cols)} FROM ({numbered}) AS __n"
+class _Pipeline:
+    """The SQL of one file's pipeline, in three parts so that attribution and classification
+    run once per distinct value instead of once per row:
 
-    # attribution and classification over ledger column names
-    col_types = {c: schema.COLUMNS[c].sql_type for c in schema.LEDGER_COLUMNS if c != schema.PARTITION_COLUMN}
-    col_types.update({k: "VARCHAR" for k in extras})
-    tags = tag_map.sql('"Tags"')
-    cls = rules_sql(load_rules(), col_types)
-    over: dict[str, str] = {}
-    for col, expr in tags.items():
-        over[col] = f"COALESCE({q(col)}, {expr})"
-    over["x_Model"] = f"COALESCE(\"x_Model\", {cls['x_Model']})"
-    over["x_TokenType"] = f"COALESCE(\"x_TokenType\", {cls['x_TokenType']})"
-    over["x_GpuModel"] = f"COALESCE(\"x_GpuModel\", {cls['x_GpuModel']})"
-    over["__gpus"] = cls["__gpus"]
-    over["ServiceSubcategory"] = f"COALESCE(\"ServiceSubcategory\", {cls['ServiceSubcategory']})"
-    keep = [c for c in col_types if c not in over]
-    c_sql = (f"SELECT __seq, __row, __reason0, {', '.join(q(c) for c in keep)}, "
-             f"{', '.join(f'{v} AS {q(k)}' for k, v in over.items())}"
-             f"{''.join(f', __rcur_{i}, __rsrc_{i}' for i in range(len(plan.recon)))}"
-             f"{', __scur' if plan.single_currency else ''} FROM ({m_sql}) AS __m")
+    * ``base``: every source row mapped to the ledger columns, with ``__seq``, ``__row``,
+      ``__reason`` (check failures and missing mandatory values) and reconciliation columns;
+    * ``tag_lookup(rel)`` / ``class_lookup(rel)``: tag-map attribution per distinct ``Tags``
+      and AI/GPU classification per distinct key, from any relation carrying the key columns;
+    * ``final(base, tags, classes)``: the ledger rows, joined to both lookups.
+    """
 
-    # derived quantities, mandatory checks, partition key
-    derived = {
-        "x_Tokens": "COALESCE(\"x_Tokens\", CASE WHEN __cls_tok THEN \"ConsumedQuantity\" END)",
-        "x_GpuHours": "COALESCE(\"x_GpuHours\", \"ConsumedQuantity\" * __gpus)",
-    }
-    required = [c for c in schema.FOCUS_NOT_NULL
-                if not (plan.cost_authority in ("usage",) and c in _COST_COLUMNS)]
-    req = " ".join(f"WHEN {q(c)} IS NULL THEN {lit('required' + chr(9) + c + chr(9))}" for c in required)
-    allowed = " ".join([
-        f"WHEN \"ChargeCategory\" NOT IN ({', '.join(lit(v) for v in schema.CHARGE_CATEGORIES)}) "
-        f"THEN {lit('value' + chr(9) + 'ChargeCategory' + chr(9))} || \"ChargeCategory\"",
-        f"WHEN \"Tags\" IS NOT NULL AND NOT json_valid(\"Tags\") THEN {lit('value' + chr(9) + 'Tags' + chr(9))} || \"Tags\"",
-        "WHEN \"BillingCurrency\" IS NOT NULL AND NOT regexp_matches(\"BillingCurrency\", '^[A-Z]{3}$') "
-        f"THEN {lit('value' + chr(9) + 'BillingCurrency' + chr(9))} || \"BillingCurrency\"",
-    ])
-    final_cols = []
-    for c in col_types:
-        if c in derived:
-            final_cols.append(f"CAST({derived[c]} AS {schema.COLUMNS[c].sql_type}) AS {q(c)}")
-        else:
-            final_cols.append(q(c))
-    f_sql = (
-        f"SELECT __seq, __row, COALESCE(__reason0, CASE {req} {allowed} END) AS __reason, "
-        f"{', '.join(final_cols)}, "
-        f"COALESCE(strftime(\"BillingPeriodStart\", '%Y-%m'), 'unknown') AS {q(schema.PARTITION_COLUMN)}"
-        f"{''.join(f', __rcur_{i}, __rsrc_{i}' for i in range(len(plan.recon)))}"
-        f"{', __scur' if plan.single_currency else ''} "
-        f"FROM (SELECT *, \"x_TokenType\" IS NOT NULL AND \"x_Tokens\" IS NULL AS __cls_tok FROM ({c_sql}) AS __c) AS __f"
-    )
-    ledger_cols = [c for c in col_types if c not in extras] + [schema.PARTITION_COLUMN]
-    return f_sql, ledger_cols, extras
+    def __init__(self, relation: str, raw_types: dict[str, str], plan: Plan, tag_map: TagMap, *, src_label: str,
+                 fmt: SourceFormat, digest: str, ingested_at: datetime) -> None:
+        self.plan = plan
+        lineage = {
+            "x_SourceFile": lit(src_label),
+            "x_SourceFormat": lit(fmt.name),
+            "x_SourceRow": "__row",
+            "x_SourceHash": lit(digest),
+            "x_IngestedAt": f"CAST({lit(ingested_at.isoformat())} AS TIMESTAMPTZ)",
+        }
+        self.extras = [k for k in plan.extra if k not in schema.COLUMNS]
+        self.col_types = {c: schema.COLUMNS[c].sql_type for c in schema.LEDGER_COLUMNS if c != schema.PARTITION_COLUMN}
+        m_cols = []
+        for name, t in self.col_types.items():
+            expr = lineage.get(name) or plan.columns.get(name)
+            if name == "x_CostAuthority" and not expr:
+                expr = lit(plan.cost_authority)
+            m_cols.append(f"TRY_CAST({expr or 'NULL'} AS {t}) AS {q(name)}")
+        m_cols += [f"{plan.extra[k]} AS {q(k)}" for k in self.extras]
+        m_cols.append(f"{_reason_sql(plan)} AS __reason0")
+        self.recon_cols: list[str] = []
+        for i, r in enumerate(plan.recon):
+            m_cols.append(f"CAST({r.currency} AS VARCHAR) AS __rcur_{i}")
+            m_cols.append(f"TRY_CAST({r.source} AS {schema.DECIMAL}) AS __rsrc_{i}")
+            self.recon_cols += [f"__rcur_{i}", f"__rsrc_{i}"]
+        if plan.single_currency:
+            m_cols.append(f"CAST({plan.single_currency} AS VARCHAR) AS __scur")
+            self.recon_cols.append("__scur")
+        m_sql = f"SELECT __seq, __row, {', '.join(m_cols)} FROM ({_numbered(relation, raw_types)}) AS __n"
+
+        required = [c for c in schema.FOCUS_NOT_NULL
+                    if not (plan.cost_authority == "usage" and c in _COST_COLUMNS)]
+        req = " ".join(f"WHEN {q(c)} IS NULL THEN {lit('required' + chr(9) + c + chr(9))}" for c in required)
+        allowed = " ".join([
+            f"WHEN \"ChargeCategory\" NOT IN ({', '.join(lit(v) for v in schema.CHARGE_CATEGORIES)}) "
+            f"THEN {lit('value' + chr(9) + 'ChargeCategory' + chr(9))} || \"ChargeCategory\"",
+            f"WHEN \"Tags\" IS NOT NULL AND NOT json_valid(\"Tags\") THEN {lit('value' + chr(9) + 'Tags' + chr(9))} || \"Tags\"",
+            "WHEN \"BillingCurrency\" IS NOT NULL AND NOT regexp_matches(\"BillingCurrency\", '^[A-Z]{3}$') "
+            f"THEN {lit('value' + chr(9) + 'BillingCurrency' + chr(9))} || \"BillingCurrency\"",
+        ])
+        self.base = f"SELECT *, COALESCE(__reason0, CASE {req} {allowed} END) AS __reason FROM ({m_sql}) AS __m"
+
+        types = dict(self.col_types, **{k: "VARCHAR" for k in self.extras})
+        self.rules = [r for r in load_rules() if r.field in types]
+        fields = sorted({r.field for r in self.rules})
+        self.class_keys = ["ProviderName", "ConsumedUnit", "PricingUnit"] + [f for f in fields if f not in
+                                                                              ("ProviderName", "ConsumedUnit", "PricingUnit")]
+        self.tag_exprs = tag_map.sql('"Tags"')
+        self.class_exprs = rules_sql(self.rules, types)
+        self.key_cols = list(dict.fromkeys(["Tags"] + self.class_keys))
+        self.ledger_cols = [c for c in self.col_types] + [schema.PARTITION_COLUMN]
+
+    def tag_lookup(self, rel: str) -> str:
+        attrs = ", ".join(f"{e} AS {q('__t_' + c)}" for c, e in self.tag_exprs.items())
+        return f"SELECT \"Tags\" AS __tk{', ' + attrs if attrs else ''} FROM (SELECT DISTINCT \"Tags\" FROM ({rel})) AS __d"
+
+    def class_lookup(self, rel: str) -> str:
+        keys = ", ".join(q(k) for k in self.class_keys)
+        vals = ", ".join(f"{e} AS {q('__c_' + k)}" for k, e in self.class_exprs.items())
+        return f"SELECT {keys}, {vals} FROM (SELECT DISTINCT {keys} FROM ({rel})) AS __d"
+
+    def final(self, base: str, tags: str, classes: str) -> str:
+        over: dict[str, str] = {c: f"COALESCE(b.{q(c)}, t.{q('__t_' + c)})" for c in self.tag_exprs}
+        for c in ("x_Model", "x_TokenType", "x_GpuModel", "ServiceSubcategory"):
+            over[c] = f"COALESCE(b.{q(c)}, k.{q('__c_' + c)})"
+        tok = "COALESCE(b.\"x_TokenType\", k.\"__c_x_TokenType\")"
+        over["x_Tokens"] = (f"CAST(COALESCE(b.\"x_Tokens\", CASE WHEN b.\"x_TokenType\" IS NULL AND {tok} IS NOT NULL "
+                            f"THEN b.\"ConsumedQuantity\" END) AS {schema.DECIMAL})")
+        over["x_GpuHours"] = (f"CAST(COALESCE(b.\"x_GpuHours\", b.\"ConsumedQuantity\" * k.\"__c___gpus\") "
+                              f"AS {schema.DECIMAL})")
+        sel = [f"{over[c]} AS {q(c)}" if c in over else f"b.{q(c)}" for c in self.col_types]
+        sel += [f"b.{q(c)}" for c in self.extras]
+        sel.append(f"COALESCE(strftime(b.\"BillingPeriodStart\", '%Y-%m'), 'unknown') AS {q(schema.PARTITION_COLUMN)}")
+        on_k = " AND ".join(f"b.{q(k)} IS NOT DISTINCT FROM k.{q(k)}" for k in self.class_keys)
+        return (f"SELECT b.__seq, b.__row, b.__reason, {', '.join(sel)} FROM ({base}) AS b "
+                f"LEFT JOIN ({tags}) AS t ON b.\"Tags\" IS NOT DISTINCT FROM t.__tk "
+                f"LEFT JOIN ({classes}) AS k ON {on_k}")
+
+    def preview_sql(self) -> str:
+        return (f"WITH __b AS ({self.base}), __t AS ({self.tag_lookup('SELECT * FROM __b')}), "
+                f"__k AS ({self.class_lookup('SELECT * FROM __b')}) "
+                + self.final("SELECT * FROM __b", "SELECT * FROM __t", "SELECT * FROM __k"))
 
 
 def _numbered(relation: str, raw_types: dict[str, str]) -> str:
@@ -254,11 +264,11 @@ def preview(path: str | Path, *, format: str | None = None, tag_map: TagMap | No
     try:
         probe, fmt, relation, raw_types = _open_source(con, path, get_format(format) if format else None, options)
         plan = fmt.plan(Source({k: v for k, v in raw_types.items() if k != "__row"}), probe, options)
-        sql, cols, extras = _pipeline_sql(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
-                                          digest="preview", ingested_at=datetime.now(timezone.utc))
-        sel = ", ".join(q(c) for c in cols + extras)
-        return to_frame(con.sql(f"SELECT {sel}, __reason AS x_QuarantineReason FROM ({sql}) ORDER BY __seq"
-                                + (f" LIMIT {int(limit)}" if limit else "")))
+        pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
+                         digest="preview", ingested_at=datetime.now(timezone.utc))
+        sel = ", ".join(q(c) for c in pipe.ledger_cols + pipe.extras)
+        return to_frame(con.sql(f"SELECT {sel}, __reason AS x_QuarantineReason FROM ({pipe.preview_sql()}) AS __p "
+                                f"ORDER BY __seq" + (f" LIMIT {int(limit)}" if limit else "")))
     finally:
         con.close()
 
@@ -351,15 +361,19 @@ def _ingest_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_lim
 
 def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan: Plan, tag_map, ledger: Ledger):
     ingested_at = datetime.now(timezone.utc).replace(microsecond=0)
-    sql, cols, extras = _pipeline_sql(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
-                                      digest=res.hash, ingested_at=ingested_at)
-    n_recon = len(plan.recon)
-    chk_cols = ["__seq", "__row", "__reason"] + [f"__rcur_{i}" for i in range(n_recon)] + \
-               [f"__rsrc_{i}" for i in range(n_recon)] + (["__scur"] if plan.single_currency else [])
+    pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
+                     digest=res.hash, ingested_at=ingested_at)
+    cols, extras = pipe.ledger_cols, pipe.extras
+    chk_cols = ["__seq", "__row", "__reason"] + pipe.recon_cols
     try:
-        con.execute(f"CREATE TEMP TABLE chk AS SELECT {', '.join(chk_cols)} FROM ({sql}) AS __p")
+        # pass 1: checks, reconciliation amounts and the distinct lookup keys
+        con.execute(f"CREATE TEMP TABLE chk AS SELECT {', '.join(chk_cols + [q(k) for k in pipe.key_cols])}, "
+                    f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period FROM ({pipe.base}) AS __p")
+        con.execute(f"CREATE TEMP TABLE tagl AS {pipe.tag_lookup('SELECT * FROM chk WHERE __reason IS NULL')}")
+        con.execute(f"CREATE TEMP TABLE clsl AS {pipe.class_lookup('SELECT * FROM chk WHERE __reason IS NULL')}")
     except duckdb.Error as exc:
         raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc
+    sql = pipe.final(pipe.base, "SELECT * FROM tagl", "SELECT * FROM clsl")
     res.source_rows, res.quarantined = con.execute(
         "SELECT count(*), count(__reason) FROM chk").fetchall()[0]
     if plan.single_currency:
@@ -377,9 +391,19 @@ def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan
     data_dir = staging / "data"
     sel = ", ".join(q(c) for c in cols + extras)
     short = res.hash[:16]
-    if res.source_rows - res.quarantined > 0:
+    periods = [r[0] for r in con.execute(
+        "SELECT DISTINCT __period FROM chk WHERE __reason IS NULL ORDER BY 1").fetchall()]
+    if len(periods) == 1:
+        # the common case (one billing period per export): a plain COPY is much cheaper
+        # than DuckDB's partitioned writer
+        one = data_dir / f"{schema.PARTITION_COLUMN}={periods[0]}" / f"part-{short}-0.parquet"
+        one.parent.mkdir(parents=True)
+        sel1 = ", ".join(q(c) for c in cols + extras if c != schema.PARTITION_COLUMN)
+        con.execute(f"COPY (SELECT {sel1} FROM ({sql}) AS __p WHERE __reason IS NULL) TO {lit(str(one))} "
+                    f"(FORMAT parquet, COMPRESSION zstd)")
+    elif periods:
         con.execute(
-            f"COPY (SELECT {sel} FROM ({sql}) AS __p WHERE __reason IS NULL ORDER BY __seq) TO {lit(str(data_dir))} "
+            f"COPY (SELECT {sel} FROM ({sql}) AS __p WHERE __reason IS NULL) TO {lit(str(data_dir))} "
             f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({q(schema.PARTITION_COLUMN)}), "
             f"FILENAME_PATTERN {lit('part-' + short + '-{i}')}, OVERWRITE_OR_IGNORE true)")
     added = [(f, str(f.relative_to(staging))) for f in sorted(data_dir.rglob("*.parquet"))] if data_dir.exists() else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from aifinops.formats import detect
@@ -38,9 +39,9 @@ def test_old_names_null_strings_and_extras(tmp_path):
     df = preview(f)
     row = df.iloc[0]
     assert row["EffectiveCost"] == Decimal("1.5") and row["ChargeCategory"] == "Usage"
-    assert row["RegionId"] == "eastus" and row["ConsumedQuantity"] is None
+    assert row["RegionId"] == "eastus" and pd.isna(row["ConsumedQuantity"])
     assert row["x_Id"] == "row-1" and row["x_Custom"] == "keep"
-    assert row["x_Team"] == "b" and row["x_QuarantineReason"] is None
+    assert row["x_Team"] == "b" and pd.isna(row["x_QuarantineReason"])
 
 
 def test_parquet_focus(tmp_path, ledger_dir):

@@ -1,0 +1,229 @@
+"""Ingest benchmark: generate an N-row export, ingest it, and measure the I/O floor in the
+same run (DuckDB alone copying the same file to Parquet: read every column, write every
+column). Prints rows/s, peak RSS of each step, and the ratio ingest / floor.
+
+    python benchmarks/ingest.py --rows 5000000 --format cur2-parquet
+    python benchmarks/ingest.py --rows 1000000 --format cur-csv --memory-limit 1GB
+
+Each measured step runs in its own process (peak RSS per process from wait4).
+Targets on a 2-core machine: ratio <= 1.5 (CUR 2.0 Parquet), <= 2 (CSV); peak RSS < 2 GiB at 20 M rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+CHUNK = 500_000
+FORMATS = {"cur2-parquet": "aws-cur2", "cur2-csv": "aws-cur2", "cur-csv": "aws-cur", "focus-parquet": "focus",
+           "focus-csv": "focus"}
+
+TYPES = ["Usage", "Usage", "Usage", "Usage", "Usage", "Usage", "Tax", "Credit", "DiscountedUsage",
+         "SavingsPlanCoveredUsage"]
+SERVICES = ["AmazonEC2", "AmazonS3", "AmazonBedrock", "AmazonSageMaker", "AWSLambda", "AmazonRDS"]
+USAGE_TYPES = ["BoxUsage:p4d.24xlarge", "USE1-Claude3Sonnet-input-tokens", "USE1-Claude3Sonnet-output-tokens",
+               "TimedStorage-ByteHrs", "BoxUsage:m5.xlarge", "Requests-Tier1", "BoxUsage:g5.2xlarge"]
+TEAMS = ["platform", "search", "assistant", "data-science", "support-ai"]
+
+
+def _cur2_chunk(rng, n: int, offset: int) -> pa.Table:
+    day = rng.integers(0, 28, n)
+    start = np.datetime64("2025-06-01T00:00:00") + day.astype("timedelta64[D]") + rng.integers(0, 24, n).astype("timedelta64[h]")
+    cost = np.round(rng.gamma(0.6, 2.0, n), 10)
+    amount = np.round(rng.gamma(1.0, 3.0, n), 6)
+    pick = lambda xs: np.array(xs, dtype=object)[rng.integers(0, len(xs), n)]
+    lit_type = pick(TYPES)
+    cols = {
+        "identity_line_item_id": [f"li{offset + i:012d}" for i in range(n)],
+        "identity_time_interval": np.full(n, "2025-06-01T00:00:00Z/2025-07-01T00:00:00Z", dtype=object),
+        "bill_invoice_id": np.full(n, "INV-2025-06", dtype=object),
+        "bill_invoicing_entity": np.full(n, "Amazon Web Services, Inc.", dtype=object),
+        "bill_billing_entity": np.full(n, "AWS", dtype=object),
+        "bill_bill_type": np.full(n, "Anniversary", dtype=object),
+        "bill_payer_account_id": np.full(n, "012345678901", dtype=object),
+        "bill_payer_account_name": np.full(n, "Northwind Labs", dtype=object),
+        "bill_billing_period_start_date": pa.array(np.full(n, np.datetime64("2025-06-01T00:00:00")), pa.timestamp("us")),
+        "bill_billing_period_end_date": pa.array(np.full(n, np.datetime64("2025-07-01T00:00:00")), pa.timestamp("us")),
+        "line_item_usage_account_id": pick(["012345678901", "000987654321", "112233445566"]),
+        "line_item_usage_account_name": pick(["prod", "staging", "ml"]),
+        "line_item_line_item_type": lit_type,
+        "line_item_usage_start_date": pa.array(start, pa.timestamp("us")),
+        "line_item_usage_end_date": pa.array(start + np.timedelta64(1, "h"), pa.timestamp("us")),
+        "line_item_product_code": pick(SERVICES),
+        "line_item_usage_type": pick(USAGE_TYPES),
+        "line_item_operation": pick(["RunInstances", "InvokeModel", "PutObject"]),
+        "line_item_availability_zone": pick(["us-east-1a", "us-east-1b", ""]),
+        "line_item_resource_id": [f"i-{(offset + i) % 5000:08x}" for i in range(n)],
+        "line_item_usage_amount": amount,
+        "line_item_normalization_factor": np.ones(n),
+        "line_item_normalized_usage_amount": amount,
+        "line_item_currency_code": np.full(n, "USD", dtype=object),
+        "line_item_unblended_rate": np.round(cost / np.maximum(amount, 1e-6), 10),
+        "line_item_unblended_cost": cost,
+        "line_item_blended_rate": np.round(cost / np.maximum(amount, 1e-6), 10),
+        "line_item_blended_cost": cost,
+        "line_item_net_unblended_cost": cost,
+        "line_item_line_item_description": pick(["$0.0030 per 1K input tokens", "p4d.24xlarge On Demand", "storage"]),
+        "line_item_tax_type": np.full(n, "", dtype=object),
+        "line_item_legal_entity": np.full(n, "Amazon Web Services, Inc.", dtype=object),
+        "product_product_family": pick(["Compute Instance", "Storage", "Generative AI"]),
+        "product_region_code": pick(["us-east-1", "eu-west-1"]),
+        "product_instance_type": pick(["p4d.24xlarge", "", "g5.2xlarge"]),
+        "product_servicecode": pick(SERVICES),
+        "product_sku": pick(["SKU1", "SKU2", "SKU3"]),
+        "pricing_public_on_demand_cost": np.round(cost * 1.1, 10),
+        "pricing_public_on_demand_rate": np.round(cost * 1.1 / np.maximum(amount, 1e-6), 10),
+        "pricing_term": pick(["OnDemand", "Reserved", ""]),
+        "pricing_unit": pick(["Hrs", "GB-Mo", "Tokens"]),
+        "pricing_currency": np.full(n, "USD", dtype=object),
+        "reservation_effective_cost": np.where(lit_type == "DiscountedUsage", cost * 0.7, 0.0),
+        "reservation_reservation_a_r_n": np.full(n, "", dtype=object),
+        "reservation_amortized_upfront_cost_for_usage": np.zeros(n),
+        "savings_plan_savings_plan_effective_cost": np.where(lit_type == "SavingsPlanCoveredUsage", cost * 0.8, 0.0),
+        "savings_plan_savings_plan_a_r_n": np.full(n, "", dtype=object),
+        "savings_plan_savings_plan_rate": np.zeros(n),
+        "savings_plan_used_commitment": np.zeros(n),
+        "discount_total_discount": np.zeros(n),
+        "resource_tags": pa.array([[("user_team", t), ("user_feature", "chat-assistant")] for t in pick(TEAMS)],
+                                  pa.map_(pa.string(), pa.string())),
+        "product": pa.array([[("region", "us-east-1"), ("servicename", s)] for s in pick(SERVICES)],
+                            pa.map_(pa.string(), pa.string())),
+    }
+    return pa.table(cols)
+
+
+def _legacy_name(c: str) -> str:
+    prefixes = {"identity_": "identity/", "bill_": "bill/", "line_item_": "lineItem/", "product_": "product/",
+                "pricing_": "pricing/", "reservation_": "reservation/", "savings_plan_": "savingsPlan/",
+                "discount_": "discount/"}
+    for p, r in prefixes.items():
+        if c.startswith(p):
+            rest = c[len(p):]
+            parts = rest.split("_")
+            return r + parts[0] + "".join(x.title() for x in parts[1:])
+    return c
+
+
+def _to_legacy(t: pa.Table) -> pa.Table:
+    legacy = {"lineItem/LineItemType" if c == "line_item_line_item_type" else _legacy_name(c): t[c]
+              for c in t.column_names if c not in ("resource_tags", "product")}
+    legacy["resourceTags/user:team"] = pa.array([dict(x)["user_team"] for x in t["resource_tags"].to_pylist()])
+    legacy["resourceTags/user:feature"] = pa.array(["chat-assistant"] * t.num_rows)
+    return pa.table(legacy)
+
+
+def _focus_chunk(rng, n: int, offset: int) -> pa.Table:
+    cur = _cur2_chunk(rng, n, offset)
+    cost = pa.array(cur["line_item_unblended_cost"].to_numpy().astype(str))
+    cols = {
+        "BilledCost": cost, "EffectiveCost": cost, "ListCost": cost, "ContractedCost": cost,
+        "BillingAccountId": cur["bill_payer_account_id"], "BillingAccountName": cur["bill_payer_account_name"],
+        "BillingCurrency": cur["line_item_currency_code"],
+        "BillingPeriodStart": cur["bill_billing_period_start_date"], "BillingPeriodEnd": cur["bill_billing_period_end_date"],
+        "ChargePeriodStart": cur["line_item_usage_start_date"], "ChargePeriodEnd": cur["line_item_usage_end_date"],
+        "ChargeCategory": pa.array(np.where(np.isin(cur["line_item_line_item_type"].to_numpy(zero_copy_only=False), ["Tax", "Credit"]),
+                                            cur["line_item_line_item_type"].to_numpy(zero_copy_only=False), "Usage")),
+        "ChargeDescription": cur["line_item_line_item_description"], "InvoiceIssuerName": cur["bill_invoicing_entity"],
+        "ProviderName": pa.array(["AWS"] * n), "PublisherName": pa.array(["AWS"] * n),
+        "ServiceCategory": pa.array(["Compute"] * n), "ServiceName": cur["line_item_product_code"],
+        "PricingQuantity": cur["line_item_usage_amount"], "PricingUnit": cur["pricing_unit"],
+        "ResourceId": cur["line_item_resource_id"], "RegionId": cur["product_region_code"],
+        "SubAccountId": cur["line_item_usage_account_id"],
+        "Tags": pa.array([json.dumps({"team": dict(x)["user_team"]}) for x in cur["resource_tags"].to_pylist()]),
+    }
+    return pa.table(cols)
+
+
+def generate(fmt: str, rows: int, out: Path, seed: int = 1) -> Path:
+    rng = np.random.default_rng(seed)
+    kind = "parquet" if fmt.endswith("parquet") else "csv"
+    make = _focus_chunk if fmt.startswith("focus") else _cur2_chunk
+    path = out / f"bench-{fmt}-{rows}.{kind}"
+    writer = None
+    for off in range(0, rows, CHUNK):
+        t = make(rng, min(CHUNK, rows - off), off)
+        if fmt == "cur-csv":
+            t = _to_legacy(t)
+        if kind == "parquet":
+            writer = writer or pq.ParquetWriter(path, t.schema, compression="zstd")
+            writer.write_table(t)
+        else:
+            if fmt == "cur2-csv":
+                t = t.set_column(t.column_names.index("resource_tags"), "resource_tags",
+                                 pa.array([json.dumps(dict(x)) for x in t["resource_tags"].to_pylist()]))
+                t = t.set_column(t.column_names.index("product"), "product",
+                                 pa.array([json.dumps(dict(x)) for x in t["product"].to_pylist()]))
+            with open(path, "ab") as fh:
+                pacsv.write_csv(t, fh, pacsv.WriteOptions(include_header=off == 0))
+    if writer:
+        writer.close()
+    return path
+
+
+_FLOOR = """
+import sys, duckdb
+con = duckdb.connect(); con.execute("SET preserve_insertion_order = true")
+src, dst = sys.argv[1], sys.argv[2]
+reader = f"read_parquet('{src}')" if src.endswith('.parquet') else f"read_csv('{src}', all_varchar=true)"
+con.execute(f"COPY (SELECT * FROM {reader}) TO '{dst}' (FORMAT parquet, COMPRESSION zstd)")
+"""
+
+_INGEST = """
+import sys, json
+from aifinops.ingest import ingest
+r = ingest([sys.argv[1]], sys.argv[2], memory_limit=(sys.argv[3] or None), temp_directory=sys.argv[4]).files[0]
+print(json.dumps(r.to_dict()))
+"""
+
+
+def _measure(code: str, *args: str) -> tuple[float, float, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    secs = time.perf_counter() - t0
+    if status != 0:
+        raise SystemExit(f"step failed ({status}): {out}")
+    return secs, usage.ru_maxrss / 1024 / 1024, out  # ru_maxrss is KiB on Linux -> GiB
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--format", choices=sorted(FORMATS), default="cur2-parquet")
+    ap.add_argument("--memory-limit", default="1GB", help="engine memory limit for the ingest ('' = DuckDB default)")
+    ap.add_argument("--workdir", type=Path, default=None)
+    args = ap.parse_args(argv)
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="aifinops-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    src = generate(args.format, args.rows, work)
+    gen = time.perf_counter() - t0
+    ncols = len(pq.read_schema(src).names) if src.suffix == ".parquet" else len(open(src).readline().split(","))
+    print(f"generated {args.rows:,} rows x {ncols} columns ({args.format}, {src.stat().st_size / 1e6:.0f} MB) in {gen:.1f} s")
+    floor_s, floor_rss, _ = _measure(_FLOOR, str(src), str(work / "floor.parquet"))
+    ing_s, ing_rss, out = _measure(_INGEST, str(src), str(work / "ledger"), args.memory_limit, str(work / "spill"))
+    res = json.loads(out.strip().splitlines()[-1])
+    print(f"floor  (duckdb copy to parquet): {floor_s:7.2f} s  {args.rows / floor_s:12,.0f} rows/s  peak RSS {floor_rss:.2f} GiB")
+    print(f"ingest (aifinops, {FORMATS[args.format]:>9}):  {ing_s:7.2f} s  {args.rows / ing_s:12,.0f} rows/s  peak RSS {ing_rss:.2f} GiB"
+          f"  status={res['status']} rows={res['rows']} quarantined={res['quarantined']}")
+    print(f"ratio ingest / floor: {ing_s / floor_s:.2f}")
+    if args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if res["status"] in ("ok", "quarantined") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
