@@ -132,7 +132,7 @@ def rules_sql(rules: tuple[Rule, ...] | list[Rule], columns: dict[str, str]) -> 
     out["x_Model"] = case(lambda r: _value(r, r.model))
     out["x_TokenType"] = case(lambda r: lit(r.token_type) if r.token_type else "NULL")
     out["x_GpuModel"] = case(lambda r: lit(r.gpu_model) if r.gpu_model else "NULL")
-    out["__gpus"] = case(lambda r: f"CASE WHEN {hours} THEN CAST({lit(str(r.gpus_per_unit))} AS {DECIMAL}) END"
+    out["__gpus"] = case(lambda r: f"CASE WHEN {hours} THEN CAST({lit(str(r.gpus_per_unit))} AS DECIMAL(9,3)) END"
                          if r.gpus_per_unit is not None else "NULL")
     out["ServiceSubcategory"] = case(lambda r: lit(r.subcategory) if r.subcategory else "NULL")
     return out
