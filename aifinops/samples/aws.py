@@ -11,10 +11,14 @@ month twice, the way a customer migrating from the legacy CUR to AWS Data Export
   ``product`` and ``resource_tags`` as ``MAP(VARCHAR, VARCHAR)``, tag keys ``user_<key>``).
 
 Money and quantities are exact: decimal text in the CSV, ``decimal128(38, 18)`` in Parquet.
-Account ids are written as text, keeping leading zeros. Bedrock rows get usage types
-``<REGION>-<model>-input-tokens`` (``-output-tokens``, ``-cache-read-input-token-count``,
-``-cache-write-input-token-count``, ``-batch-...``) with the usage amount in tokens; GPU rows
-get ``<REGION>-BoxUsage:<instance>`` with instance-hours = GPU-hours / GPUs per instance.
+Account ids are written as text, keeping leading zeros: the truth's ``account_id`` is the
+payer account (``bill/PayerAccountId``), ``project`` the usage account. The truth's ``sku``
+is the usage type (Bedrock ``USE1-Claude3Haiku-input-tokens``, EC2 ``BoxUsage:p4d.24xlarge``);
+token rows without one get ``<REGION>-<model>-input-tokens`` (``-output-tokens``,
+``-cache-read-input-token-count``, ``-cache-write-input-token-count``, ``-batch-...``), GPU rows
+``<REGION>-BoxUsage:<instance>`` with instance-hours = GPU-hours / GPUs per instance. Units
+take AWS's spelling (``Hrs``, ``1K tokens``). Tags are the truth's ``tags`` exactly (rows
+with ``{}`` carry none, as AWS tax, fee and credit lines do).
 
 Example:
     >>> import tempfile, pathlib, datetime
@@ -35,6 +39,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import io
 import math
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -77,7 +82,11 @@ _PRODUCT_CODES = {
     "amazon relational database service": "AmazonRDS", "amazon rds": "AmazonRDS",
     "amazon dynamodb": "AmazonDynamoDB", "amazon opensearch service": "AmazonES",
     "aws data transfer": "AWSDataTransfer", "amazon virtual private cloud": "AmazonVPC",
+    "aws support (business)": "AWSSupportBusiness", "aws support (enterprise)": "AWSSupportEnterprise",
 }
+
+#: truth pricing units -> AWS ``pricing/unit`` spelling
+_UNITS = {"Hours": "Hrs", "1K Tokens": "1K tokens", "Tokens": "tokens", "1M Tokens": "1M tokens"}
 
 _CHARGE_TYPES = {
     "usage": "Usage", "tax": "Tax", "credit": "Credit", "refund": "Refund", "fee": "Fee",
@@ -177,10 +186,14 @@ def _product_code(service: str, row) -> str:
 
 def _tags(row) -> dict[str, str]:
     tags = row.get("tags")
+    if isinstance(tags, str) and tags.strip().startswith("{"):
+        import json
+
+        tags = json.loads(tags)
     out: dict[str, str] = {}
-    if isinstance(tags, dict) and tags:
+    if isinstance(tags, dict):
         out = {str(k): str(v) for k, v in tags.items() if not _missing(v)}
-    else:
+    elif "tags" not in row:
         for k in _ATTR_TAGS:
             v = row.get(k)
             if not _missing(v) and str(v) != "":
@@ -188,8 +201,11 @@ def _tags(row) -> dict[str, str]:
     return out
 
 
-def _record(i: int, row: dict, payer: str) -> tuple[dict[str, str | Decimal | datetime | None], dict[str, str]]:
-    """One truth row as a legacy-CUR record (typed values) plus its tags."""
+def _record(i: int, row: dict) -> tuple[dict[str, str | Decimal | datetime | None], dict[str, str]]:
+    """One truth row as a legacy-CUR record (typed values) plus its tags. The truth's
+    ``account_id`` is the payer (billing) account, ``project`` the usage (linked) account."""
+    payer = _str(row.get("account_id")) or "000000000000"
+    usage_account = _str(row.get("project")) or payer
     day = pd.Timestamp(row["date"]).to_pydatetime().replace(tzinfo=timezone.utc)
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     end = start + timedelta(days=1)
@@ -208,19 +224,21 @@ def _record(i: int, row: dict, payer: str) -> tuple[dict[str, str | Decimal | da
     sku = _str(row.get("sku"))
     instance = ""
     if model and kind == "Usage":
-        usage_type = f"{prefix}-{model}-{TOKEN_SUFFIX.get(token_type, token_type.replace('_', '-') + '-tokens')}"
-        tokens = _dec(row.get("tokens"))
-        quantity = tokens if tokens is not None else quantity
-        unit, operation = "tokens", "InvokeModelInference"
+        # the truth's sku is the Bedrock usage type when it has one
+        suffix = TOKEN_SUFFIX.get(token_type, token_type.replace("_", "-") + "-tokens")
+        usage_type = sku if sku.endswith(suffix) else f"{prefix}-{model}-{suffix}"
+        operation = "InvokeModelInference"
     elif gpu and kind == "Usage":
-        instance, per = _instance(sku, gpu, _dec(row.get("gpu_hours")))
-        usage_type = f"{prefix}-BoxUsage:{instance}"
+        instance, per = _instance(sku.split(":")[-1], gpu, _dec(row.get("gpu_hours")))
+        usage_type = sku if sku.endswith(f":{instance}") else f"{prefix}-BoxUsage:{instance}"
         gpu_hours = _dec(row.get("gpu_hours"))
-        quantity = gpu_hours / per if gpu_hours is not None else quantity
-        unit, operation = "Hrs", "RunInstances"
+        if gpu_hours is not None and (quantity is None or quantity * per != gpu_hours):
+            quantity = gpu_hours / per
+        operation = "RunInstances"
     else:
-        usage_type = f"{prefix}-{sku or code}" if kind == "Usage" else ""
+        usage_type = (sku or code) if kind == "Usage" else ""
         operation = "" if kind != "Usage" else "Usage"
+    unit = _UNITS.get(unit, unit)
     rate = _dec(row.get("unit_price"))
     lid = hashlib.sha1(f"{i}|{row.get('date')}|{row.get('resource_id')}|{sku}".encode()).hexdigest()[:40]
     rec = {
@@ -233,7 +251,8 @@ def _record(i: int, row: dict, payer: str) -> tuple[dict[str, str | Decimal | da
         "bill/PayerAccountId": payer,
         "bill/BillingPeriodStartDate": bp_start,
         "bill/BillingPeriodEndDate": bp_end,
-        "lineItem/UsageAccountId": _str(row.get("account_id")),
+        "lineItem/UsageAccountId": usage_account,
+        "lineItem/UsageAccountName": _str(row.get("project_name")),
         "lineItem/LineItemType": kind,
         "lineItem/UsageStartDate": start if kind == "Usage" else bp_start,
         "lineItem/UsageEndDate": end if kind == "Usage" else bp_end,
@@ -306,14 +325,12 @@ def write(truth: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     if aws.empty:
         return []
     rows = aws.to_dict("records")
-    accounts = sorted(_str(r.get("account_id")) for r in rows)
-    payer = accounts[0] if accounts else "000000000000"
     months = sorted({pd.Timestamp(r["date"]).strftime("%Y-%m") for r in rows})
     n_legacy = math.ceil(len(months) / 2)
     legacy_months, cur2_months = months[:n_legacy], months[n_legacy:]
     by_month: dict[str, list] = {m: [] for m in months}
     for i, row in enumerate(rows):
-        by_month[pd.Timestamp(row["date"]).strftime("%Y-%m")].append(_record(i, row, payer))
+        by_month[pd.Timestamp(row["date"]).strftime("%Y-%m")].append(_record(i, row))
     written: list[Path] = []
     for m in legacy_months:
         written.append(_write_legacy(by_month[m], out_dir / "aws" / f"cur-legacy-{m}.csv.gz"))
@@ -327,7 +344,8 @@ def _write_legacy(records: list, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tag_keys = sorted({k for _, tags in records for k in tags})
     header = LEGACY_COLUMNS + [f"resourceTags/user:{k}" for k in tag_keys]
-    with gzip.open(path, "wt", encoding="utf-8", newline="") as fh:
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz, \
+            io.TextIOWrapper(gz, encoding="utf-8", newline="") as fh:  # mtime 0: same input, same bytes
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(header)
         for rec, tags in records:
@@ -364,7 +382,7 @@ def _write_cur2(records: list, path: Path) -> Path:
         else:
             cols[name] = [rec[c] or None for rec, _ in records]
             fields.append(pa.field(name, pa.string()))
-    cols["line_item_usage_account_name"] = [None for _ in records]
+    cols["line_item_usage_account_name"] = [rec["lineItem/UsageAccountName"] or None for rec, _ in records]
     fields.append(pa.field("line_item_usage_account_name", pa.string()))
     cols["product"] = [[(k, rec[c]) for c, k in _PRODUCT_MAP.items() if rec[c]] for rec, _ in records]
     fields.append(pa.field("product", pa.map_(pa.string(), pa.string())))

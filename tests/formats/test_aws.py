@@ -279,10 +279,11 @@ def test_mixed_currency_is_allowed_and_reconciled_per_currency(tmp_path, ledger_
 # -- AI / GPU classification ------------------------------------------------------------------
 
 BEDROCK = [
-    ("USE1-Claude3.5Sonnet-input-tokens", "Claude3.5Sonnet", "input"),
+    ("USE1-Claude3.5Sonnet-input-tokens", "claude-3-5-sonnet", "input"),
     ("USW2-claude-sonnet-4-output-tokens", "claude-sonnet-4", "output"),
-    ("USE1-Claude4.6Sonnet-cache-read-input-token-count", "Claude4.6Sonnet", "cached_input"),
-    ("EUC1-NovaPro-cache-write-input-token-count", "NovaPro", "cache_write"),
+    ("USE1-Claude4.6Sonnet-cache-read-input-token-count", "claude-sonnet-4-6", "cached_input"),
+    ("EUC1-NovaPro-cache-write-input-token-count", "nova-pro", "cache_write"),
+    ("USE1-Mistral7B-cache-write-input-token-count", "Mistral7B", "cache_write"),
     ("USE1-Llama3-1-70b-batch-input-tokens", "Llama3-1-70b", "batch_input"),
     ("USE1-TitanText-output-tokens-batch", "TitanText", "batch_output"),
 ]
@@ -448,7 +449,7 @@ def test_cur2_with_map_columns(tmp_path, ledger_dir, writer, name):
     assert (df["x_Team"][0], df["x_Feature"][0]) == ("search", "rag")
     assert (df["BillingAccountId"][0], df["SubAccountId"][0], df["SubAccountName"][0]) == \
         ("001122334455", "000000000042", "ml-prod")
-    assert (df["x_Model"][0], df["x_TokenType"][0]) == ("Claude4.6Sonnet", "input")
+    assert (df["x_Model"][0], df["x_TokenType"][0]) == ("claude-sonnet-4-6", "input")
     assert Decimal(str(df["x_Tokens"][0])) == 120000
     assert (df["x_GpuModel"][1], Decimal(str(df["x_GpuHours"][1]))) == ("A100", Decimal(24))
     assert str(df["ChargePeriodStart"][0]).startswith("2025-05-02 00:00:00")
