@@ -879,6 +879,15 @@ def _col(usage: pd.DataFrame, name: str):
     return usage[name] if name in usage.columns else None
 
 
+def _to_arrow(s: pd.Series, typ: pa.DataType | None = None) -> pa.Array:
+    """One contiguous Arrow array for a pandas column (zero-copy for Arrow-backed columns)."""
+    if s.dtype == object:
+        arr = pa.array(s.to_numpy(dtype=object), from_pandas=True, type=typ)
+    else:
+        arr = pa.array(s.array, from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
 def _codes(s: pd.Series | None, n: int) -> tuple[np.ndarray, list]:
     """Integer codes and their values (``None`` last) for a text column, without Python per row."""
     if s is None:
@@ -887,21 +896,14 @@ def _codes(s: pd.Series | None, n: int) -> tuple[np.ndarray, list]:
         codes = s.cat.codes.to_numpy(np.int64)
         values = [str(v) for v in s.cat.categories] + [None]
     else:
-        if isinstance(s.dtype, pd.ArrowDtype):
-            arr = pa.chunked_array([pa.array(s.array)]) if not isinstance(pa.array(s.array), pa.ChunkedArray) else pa.array(s.array)
-        else:
-            arr = pa.chunked_array([pa.array(s.to_numpy(dtype=object), from_pandas=True, type=pa.string())]) \
-                if s.dtype == object else pa.chunked_array([pa.array(s, from_pandas=True)])
+        arr = _to_arrow(s.astype(str).where(s.notna(), None) if s.dtype == object and
+                        not all(isinstance(v, str) for v in s.dropna().unique()) else s, pa.string())
         if not pa.types.is_dictionary(arr.type):
-            if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+            if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
                 arr = arr.cast(pa.string())
             arr = arr.dictionary_encode()
-        arr = arr.unify_dictionaries().combine_chunks() if hasattr(arr, "unify_dictionaries") else arr.combine_chunks()
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        codes = arr.indices.to_numpy(zero_copy_only=False)
-        codes = np.where(arr.indices.is_null().to_numpy(zero_copy_only=False), -1, codes).astype(np.int64) \
-            if arr.indices.null_count else codes.astype(np.int64)
+        idx = arr.indices
+        codes = (idx.fill_null(-1) if idx.null_count else idx).to_numpy(zero_copy_only=False).astype(np.int64)
         values = [None if v is None else str(v) for v in arr.dictionary.to_pylist()] + [None]
     codes = np.where(codes < 0, len(values) - 1, codes)
     return codes, values
@@ -948,10 +950,12 @@ def _mul128(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> [int(h) * 2**64 + int(l) for l, h in zip(lo, hi)] == [15, -14, 2**65]
     True
     """
-    small = np.abs(a.astype(np.float64) * b.astype(np.float64)) < 4.0e18
-    if small.all():
+    if not len(a):
+        return a.view(np.uint64), a
+    if max(abs(int(a.max())), abs(int(a.min()))) * max(abs(int(b.max())), abs(int(b.min()))) < 2**63:
         p = a * b
-        return p.view(np.uint64), np.where(p < 0, np.int64(-1), np.int64(0))
+        return p.view(np.uint64), p >> np.int64(63)
+    small = np.abs(a.astype(np.float64) * b.astype(np.float64)) < 4.0e18
     if small.any():
         lo = np.empty(len(a), np.uint64)
         hi = np.empty(len(a), np.int64)
@@ -990,11 +994,11 @@ def _add128(x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray]) 
 
 
 def _decimal_from_int128(lo: np.ndarray, hi: np.ndarray, valid: np.ndarray) -> pa.Array:
-    data = np.empty(2 * len(lo), dtype=np.uint64)
-    data[0::2] = lo
-    data[1::2] = hi.view(np.uint64)
-    mask = pa.array(valid).buffers()[1] if not valid.all() else None
-    return pa.Array.from_buffers(_DEC, len(lo), [mask, pa.py_buffer(data)], null_count=-1 if mask else 0)
+    data = np.empty((len(lo), 2), dtype=np.uint64)
+    data[:, 0] = lo
+    data[:, 1] = hi.view(np.uint64)
+    mask = None if valid.all() else pa.array(valid).buffers()[1]
+    return pa.Array.from_buffers(_DEC, len(lo), [mask, pa.py_buffer(data)])
 
 
 def _exact_cost_duckdb(qty: pa.Array, price_: pa.Array, req: pa.Array, fee: pa.Array) -> pa.Array:
@@ -1080,10 +1084,23 @@ def price(usage: pd.DataFrame, catalogue: PriceCatalogue | None = None, *, at=No
     parts = [_codes(_col(usage, c), n) for c in ("ProviderName", "x_ModelProvider", "x_Model", "x_TokenType")]
     combined = np.zeros(n, dtype=np.int64)
     for codes, values in parts:
-        combined = combined * len(values) + codes
-    ucode, uniq = pd.factorize(combined, sort=False)
-    ucode = ucode.astype(np.int64)
-    uniq = np.asarray(uniq, dtype=np.int64)
+        if len(values) > 1:
+            combined *= len(values)
+            combined += codes
+    if np.prod([float(len(v)) for _, v in parts]) >= 2**62:  # pathological cardinality: decode per row
+        keys = pd.MultiIndex.from_arrays([c for c, _ in parts])
+        ucode, mi = pd.factorize(keys)
+        uniq_vals = [tuple(parts[k][1][int(x)] for k, x in enumerate(t)) for t in mi]
+    else:
+        ucode, uniq = pd.factorize(combined, sort=False)
+        uniq_vals = []
+        for u in np.asarray(uniq, dtype=np.int64):
+            vals, rest = [], int(u)
+            for codes, values in reversed(parts):
+                rest, k = divmod(rest, len(values))
+                vals.append(values[k])
+            uniq_vals.append(tuple(reversed(vals)))
+    ucode = np.asarray(ucode, dtype=np.int64)
 
     target = None
     if as_model is not None:
@@ -1091,13 +1108,7 @@ def price(usage: pd.DataFrame, catalogue: PriceCatalogue | None = None, *, at=No
         target = catalogue.resolve([ap] if ap else [], am)
     known = set(schema.TOKEN_TYPES)
     combos = []  # per unique combo: (cand rows, reason, is_request, label)
-    for u in uniq:
-        vals = []
-        rest = int(u)
-        for codes, values in reversed(parts):
-            rest, k = divmod(rest, len(values))
-            vals.append(values[k])
-        tt, m, p2, p1 = vals
+    for p1, p2, m, tt in uniq_vals:
         key = target if as_model is not None else catalogue.resolve([p1, p2], m)
         reason = None
         cand = np.empty(0, np.int64)
@@ -1127,23 +1138,34 @@ def price(usage: pd.DataFrame, catalogue: PriceCatalogue | None = None, *, at=No
     tok, tok_ok, tok_exact = _int_column(_col(usage, "x_Tokens"), n)
     req, req_ok, req_exact = _int_column(_col(usage, "x_Requests"), n)
 
-    # 3. match each row to the one catalogue row in force (period and tier)
+    # 3. match each row to the one catalogue row in force (period and tier). A combination
+    #    with a single always-valid price needs no per-row test; the others are tested slot
+    #    by slot on their own rows only.
     maxc = max((len(c[0]) for c in combos), default=0)
     cand = np.full((len(combos), max(maxc, 1)), -1, dtype=np.int64)
     for i, c in enumerate(combos):
         cand[i, :len(c[0])] = c[0]
-    chosen = np.full(n, -1, dtype=np.int64)
-    hits = np.zeros(n, dtype=np.int8)
-    for j in range(maxc):
-        idx = cand[ucode, j]
-        ok = idx >= 0
-        ic = np.where(ok, idx, 0)
-        match = ok & (d >= ca.from_days[ic]) & (d < ca.to_days[ic]) \
-            & ((ca.tmin[ic] == 0) | (prompt > ca.tmin[ic])) & (prompt <= ca.tmax[ic])
-        chosen = np.where(match, ic, chosen)
-        hits += match
-    if np.any(hits > 1):
-        raise ValueError(f"catalogue {catalogue.version} has overlapping price periods or tiers")
+    first = cand[:, 0]
+    fc = np.where(first >= 0, first, 0)
+    simple = (first >= 0) & (cand[:, 1:] < 0).all(axis=1) & (ca.from_days[fc] == 0) \
+        & (ca.to_days[fc] == _NO_END) & (ca.tmin[fc] == 0) & (ca.tmax[fc] == _NO_MAX)
+    chosen = np.where(simple, first, -1)[ucode]
+    if not simple.all() and maxc:
+        rows = np.flatnonzero(~simple[ucode])
+        uc, dd, pp = ucode[rows], d[rows], prompt[rows]
+        sub = np.full(len(rows), -1, dtype=np.int64)
+        hits = np.zeros(len(rows), dtype=np.int8)
+        for j in range(maxc):
+            idx = cand[uc, j]
+            ok = idx >= 0
+            ic = np.where(ok, idx, 0)
+            match = ok & (dd >= ca.from_days[ic]) & (dd < ca.to_days[ic]) \
+                & ((ca.tmin[ic] == 0) | (pp > ca.tmin[ic])) & (pp <= ca.tmax[ic])
+            sub = np.where(match, ic, sub)
+            hits += match
+        if np.any(hits > 1):
+            raise ValueError(f"catalogue {catalogue.version} has overlapping price periods or tiers")
+        chosen[rows] = sub
     is_req = np.array([c[2] for c in combos], bool)[ucode] if combos else np.zeros(n, bool)
     qty_ok = np.where(is_req, req_ok | tok_ok, tok_ok)
 
@@ -1173,13 +1195,12 @@ def price(usage: pd.DataFrame, catalogue: PriceCatalogue | None = None, *, at=No
 
     # 5. exact cost
     ic = np.where(priced, chosen, 0)
-    unit_int = ca.unit_int[ic]
-    fee_int = ca.fee_int[ic]
     qty = np.where(is_req & req_ok, req, tok)
     if ca.fits and tok_exact is None and req_exact is None:
-        main = _mul128(np.where(priced & ~is_req, qty, 0), unit_int)
-        fee_qty = np.where(is_req, qty, np.where(req_ok, req, 0))
-        if fee_int.any():
+        main = _mul128(np.where(priced & ~is_req, qty, 0), ca.unit_int[ic])
+        fee_int = ca.fee_int[ic] if ca.fee_int.any() else None
+        if fee_int is not None and fee_int.any():
+            fee_qty = np.where(is_req, qty, np.where(req_ok, req, 0))
             cost_lo, cost_hi = _add128(main, _mul128(np.where(priced, fee_qty, 0), fee_int))
         else:
             cost_lo, cost_hi = main
