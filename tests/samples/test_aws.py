@@ -110,14 +110,6 @@ def test_round_trip_tiny_truth(tmp_path):
     assert (df["x_Customer"] == "cust-001").sum() == 3
 
 
-#: the pipeline multiplies ConsumedQuantity by the GPU count as DECIMAL(38,18) x DECIMAL(38,18),
-#: which overflows DuckDB's 128-bit product from 12.5 instance-hours of an 8-GPU instance
-GPU_OVERFLOW = pytest.mark.xfail(
-    strict=True, reason="ingest/classify: ConsumedQuantity * __gpus overflows DECIMAL(38,18); "
-                        "cast __gpus to DECIMAL(18,0) in classify.rules_sql")
-
-
-@GPU_OVERFLOW
 def test_round_trip_full_day_gpu_row(tmp_path):
     t = tiny_truth()
     t = t[(t["provider"] == "aws") & t["gpu_model"].notna()].copy()
@@ -127,7 +119,6 @@ def test_round_trip_full_day_gpu_row(tmp_path):
     assert Decimal(str(Ledger(tmp_path / "ledger").frame(columns=["x_GpuHours"])["x_GpuHours"][0])) == 192
 
 
-@GPU_OVERFLOW
 @pytest.mark.slow
 def test_round_trip_ground_truth(tmp_path):
     from aifinops.samples.truth import ground_truth
