@@ -31,6 +31,10 @@ Token types (``schema.TOKEN_TYPES``) and how a usage row is billed:
   a request fee is charged once per request, on the input row (or on a ``request`` row when
   the usage records requests apart; its input rows then carry no ``x_Requests``).
 
+Not modelled from genai-prices: service-tier variants other than batch (priority, flex),
+time-of-day (off-peak) prices, which a daily ledger row cannot place, and price keys with no
+ledger token type (cached audio/image reads, video, characters, pages).
+
 Overrides (YAML, see ``templates/prices.yaml``) add negotiated discounts from a date, private
 deployments and self-hosted models with their own prices, deployment aliases, and provisioned
 throughput commitments (a fixed monthly amount, reported by
@@ -571,6 +575,15 @@ class PriceCatalogue:
         Raises:
             ConfigError: an override file is unreadable, not YAML, or has an invalid key
                 (the error names the file and the key, e.g. ``discounts[0].percent_off``).
+
+        Example:
+            >>> import pathlib, tempfile
+            >>> p = pathlib.Path(tempfile.mkdtemp()) / "prices.yaml"
+            >>> _ = p.write_text("discounts:\\n  - {provider: openai, percent_off: ten}\\n")
+            >>> PriceCatalogue.load(p)  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            aifinops.errors.ConfigError: ...prices.yaml, column 'discounts[0].percent_off': not a number: 'ten'
         """
         paths = [] if overrides is None else [overrides] if isinstance(overrides, (str, os.PathLike)) else list(overrides)
         base_layers, fallbacks = _genai_layers()
@@ -628,7 +641,18 @@ class PriceCatalogue:
                    aliases: Mapping[tuple[str | None, str], str] | None = None) -> PriceCatalogue:
         """A catalogue from a table with :data:`CATALOGUE_COLUMNS` (``derivation`` and
         ``tier_max_prompt_tokens`` optional). Dated model ids still resolve to the table's
-        models through genai-prices' matching unless ``use_genai_matching=False``."""
+        models through genai-prices' matching unless ``use_genai_matching=False``.
+
+        Example:
+            >>> from decimal import Decimal
+            >>> t = pd.DataFrame([{"provider": "acme", "model": "m", "token_type": "input",
+            ...     "effective_from": "2025-01-01", "effective_to": None, "tier_min_prompt_tokens": 0,
+            ...     "unit_price_per_token": Decimal("0.000001"), "price_per_request": None,
+            ...     "currency": "EUR", "source": "contract 42"}])
+            >>> cat = PriceCatalogue.from_frame(t, version="contract-42")
+            >>> cat.find("m", provider="acme")["unit_price_per_token"].tolist()
+            [Decimal('0.000001')]
+        """
         return cls(table, version=version, aliases=aliases, use_genai_matching=use_genai_matching)
 
     # -- reading -----------------------------------------------------------------------------
@@ -1247,8 +1271,17 @@ def reprice_ledger(ledger_dir: str | Path, out: str | Path, *, at=None, as_model
     ``x_PriceReason`` / ``x_RepriceReason`` and ``x_PriceCatalogue`` (the catalogue version).
     Money is written exactly (Parquet ``decimal128(38,18)``, CSV decimal text).
 
+    Returns:
+        The path written.
+
     Raises:
         LedgerError: the folder is not a ledger.
+
+    Example:
+        >>> reprice_ledger("/no/such/ledger", "out.parquet")
+        Traceback (most recent call last):
+        ...
+        aifinops.errors.LedgerError: /no/such/ledger: ledger folder not found
     """
     from .ledger import Ledger
 
