@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -38,6 +39,22 @@ USAGE_TYPES = ["BoxUsage:p4d.24xlarge", "USE1-Claude3Sonnet-input-tokens", "USE1
 TEAMS = ["platform", "search", "assistant", "data-science", "support-ai"]
 
 
+def _ids(prefix: str, start: int, n: int, mod: int | None = None) -> pa.Array:
+    nums = np.arange(start, start + n)
+    if mod:
+        nums = nums % mod
+    return pa.compute.binary_join_element_wise(prefix, pa.array(nums).cast(pa.string()), "")
+
+
+def _map(keys: list[str], values: list[np.ndarray]) -> pa.Array:
+    n = len(values[0])
+    k = len(keys)
+    offsets = pa.array(np.arange(0, (n + 1) * k, k, dtype=np.int32))
+    flat_keys = pa.array(np.tile(np.array(keys, dtype=object), n))
+    flat_vals = pa.array(np.stack(values, axis=1).reshape(-1))
+    return pa.MapArray.from_arrays(offsets, flat_keys, flat_vals)
+
+
 def _cur2_chunk(rng, n: int, offset: int) -> pa.Table:
     day = rng.integers(0, 28, n)
     start = np.datetime64("2025-06-01T00:00:00") + day.astype("timedelta64[D]") + rng.integers(0, 24, n).astype("timedelta64[h]")
@@ -46,7 +63,7 @@ def _cur2_chunk(rng, n: int, offset: int) -> pa.Table:
     pick = lambda xs: np.array(xs, dtype=object)[rng.integers(0, len(xs), n)]
     lit_type = pick(TYPES)
     cols = {
-        "identity_line_item_id": [f"li{offset + i:012d}" for i in range(n)],
+        "identity_line_item_id": _ids("li", offset, n),
         "identity_time_interval": np.full(n, "2025-06-01T00:00:00Z/2025-07-01T00:00:00Z", dtype=object),
         "bill_invoice_id": np.full(n, "INV-2025-06", dtype=object),
         "bill_invoicing_entity": np.full(n, "Amazon Web Services, Inc.", dtype=object),
@@ -65,7 +82,7 @@ def _cur2_chunk(rng, n: int, offset: int) -> pa.Table:
         "line_item_usage_type": pick(USAGE_TYPES),
         "line_item_operation": pick(["RunInstances", "InvokeModel", "PutObject"]),
         "line_item_availability_zone": pick(["us-east-1a", "us-east-1b", ""]),
-        "line_item_resource_id": [f"i-{(offset + i) % 5000:08x}" for i in range(n)],
+        "line_item_resource_id": _ids("i-", offset, n, 5000),
         "line_item_usage_amount": amount,
         "line_item_normalization_factor": np.ones(n),
         "line_item_normalized_usage_amount": amount,
@@ -96,10 +113,8 @@ def _cur2_chunk(rng, n: int, offset: int) -> pa.Table:
         "savings_plan_savings_plan_rate": np.zeros(n),
         "savings_plan_used_commitment": np.zeros(n),
         "discount_total_discount": np.zeros(n),
-        "resource_tags": pa.array([[("user_team", t), ("user_feature", "chat-assistant")] for t in pick(TEAMS)],
-                                  pa.map_(pa.string(), pa.string())),
-        "product": pa.array([[("region", "us-east-1"), ("servicename", s)] for s in pick(SERVICES)],
-                            pa.map_(pa.string(), pa.string())),
+        "resource_tags": _map(["user_team", "user_feature"], [pick(TEAMS), np.full(n, "chat-assistant", dtype=object)]),
+        "product": _map(["region", "servicename"], [np.full(n, "us-east-1", dtype=object), pick(SERVICES)]),
     }
     return pa.table(cols)
 
