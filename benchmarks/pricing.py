@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -63,15 +64,19 @@ def main(argv: list[str] | None = None) -> None:
     cat = PriceCatalogue.load()
     price(usage.head(1000), cat)  # warm the catalogue's Arrow form and the model resolution
     t2 = time.perf_counter()
+    c2 = time.process_time()
     out = price(usage, cat)
     t3 = time.perf_counter()
+    c3 = time.process_time()
     total = out["x_PricedCost"].sum()
     unpriced = int(out["x_PricedCost"].isna().sum())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"rows              {rows:,}")
     print(f"generate          {t1 - t0:.2f} s")
     print(f"catalogue         {t2 - t1:.2f} s ({cat.version}, {len(cat.table):,} price rows)")
-    print(f"price             {t3 - t2:.2f} s  ->  {rows / (t3 - t2):,.0f} rows/s")
+    print(f"price             {t3 - t2:.2f} s wall  ->  {rows / (t3 - t2):,.0f} rows/s")
+    print(f"price CPU time    {c3 - c2:.2f} s  ->  {rows / (c3 - c2):,.0f} rows per CPU-second")
+    print(f"load average      {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (other processes share the cores)")
     print(f"total priced cost USD {total}  (unpriced rows: {unpriced:,})")
     print(f"peak RSS          {peak_mb:,.0f} MB")
 
