@@ -209,7 +209,7 @@ class _Pipeline:
             over[c] = f"COALESCE(b.{q(c)}, k.{q('__c_' + c)})"
         tok = "COALESCE(b.\"x_TokenType\", k.\"__c_x_TokenType\")"
         over["x_Tokens"] = (f"CAST(COALESCE(b.\"x_Tokens\", CASE WHEN b.\"x_TokenType\" IS NULL AND {tok} IS NOT NULL "
-                            f"THEN b.\"ConsumedQuantity\" END) AS {schema.DECIMAL})")
+                            f"AND {tok} NOT IN ('web_search', 'request') THEN b.\"ConsumedQuantity\" END) AS {schema.DECIMAL})")
         over["x_GpuHours"] = (f"CAST(COALESCE(b.\"x_GpuHours\", b.\"ConsumedQuantity\" * k.\"__c___gpus\") "
                               f"AS {schema.DECIMAL})")
         sel = [f"{over[c]} AS {q(c)}" if c in over else f"b.{q(c)}" for c in self.col_types]
@@ -267,8 +267,11 @@ def preview(path: str | Path, *, format: str | None = None, tag_map: TagMap | No
         pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
                          digest="preview", ingested_at=datetime.now(timezone.utc))
         sel = ", ".join(q(c) for c in pipe.ledger_cols + pipe.extras)
-        return to_frame(con.sql(f"SELECT {sel}, __reason AS x_QuarantineReason FROM ({pipe.preview_sql()}) AS __p "
-                                f"ORDER BY __seq" + (f" LIMIT {int(limit)}" if limit else "")))
+        try:
+            return to_frame(con.sql(f"SELECT {sel}, __reason AS x_QuarantineReason FROM ({pipe.preview_sql()}) AS __p "
+                                    f"ORDER BY __seq" + (f" LIMIT {int(limit)}" if limit else "")))
+        except duckdb.Error as exc:
+            raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc
     finally:
         con.close()
 
