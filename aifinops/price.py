@@ -1261,7 +1261,8 @@ _LEDGER_COLS = ["ChargePeriodStart", "ProviderName", "x_ModelProvider", "x_Model
 
 
 def reprice_ledger(ledger_dir: str | Path, out: str | Path, *, at=None, as_model: str | None = None,
-                   catalogue: PriceCatalogue | None = None) -> Path:
+                   catalogue: PriceCatalogue | None = None,
+                   overrides: str | Path | Sequence[str | Path] | None = None) -> Path:
     """Write the ledger's token rows with their cost as billed, priced at the time, and
     re-priced at ``at`` and/or as ``as_model``, side by side (``.parquet`` or ``.csv``).
 
@@ -1269,7 +1270,8 @@ def reprice_ledger(ledger_dir: str | Path, out: str | Path, *, at=None, as_model
     billed), ``x_CostAtTime`` (catalogue prices in force on the row's date), ``x_CostRepriced``
     (at ``at`` and/or as ``as_model``; only when one is given), ``x_PriceCurrency``,
     ``x_PriceReason`` / ``x_RepriceReason`` and ``x_PriceCatalogue`` (the catalogue version).
-    Money is written exactly (Parquet ``decimal128(38,18)``, CSV decimal text).
+    Money is written exactly (Parquet ``decimal128(38,18)``, CSV decimal text). The
+    catalogue is ``catalogue`` if given, else genai-prices plus the ``overrides`` YAML files.
 
     Returns:
         The path written.
@@ -1296,7 +1298,7 @@ def reprice_ledger(ledger_dir: str | Path, out: str | Path, *, at=None, as_model
         con.close()
     cols = [c for c in _LEDGER_COLS if c in have]
     frame = led.frame(columns=cols, where="x_TokenType IS NOT NULL")
-    catalogue = catalogue or PriceCatalogue.load()
+    catalogue = catalogue or PriceCatalogue.load(overrides)
     now = price(frame, catalogue)
     result = frame.copy()
     result["x_CostAtTime"] = now["x_PricedCost"]

@@ -422,6 +422,12 @@ def test_reprice_ledger_side_by_side(tmp_path):
     # gpt-4o-mini: $0.075 cached, $0.15 input, $0.60 output per MTok
     assert list(df["x_CostRepriced"]) == [D("0.03"), D("0.09"), D("0.12")]
     assert (df["x_RepriceModel"] == "gpt-4o-mini").all()
+    # negotiated discount from the override file (20% off gpt-4o from 2025-06-01)
+    out = reprice_ledger(ledger, tmp_path / "out" / "discounted.parquet", overrides=EXAMPLE)
+    df = pd.read_parquet(out).sort_values("x_TokenType").reset_index(drop=True)
+    assert list(df["x_CostAtTime"]) == [D("0.4"), D("1.2"), D("1.6")]
+    assert "x_CostRepriced" not in df.columns
+    assert df["x_PriceCatalogue"].iloc[0] == PriceCatalogue.load(EXAMPLE).version
     csv = reprice_ledger(ledger, tmp_path / "out" / "repriced.csv", at="2025-01-01")
     text = csv.read_text()
     assert "x_CostAtTime" in text and "x_CostRepriced" in text and "1.500000000000000000" in text
