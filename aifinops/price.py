@@ -929,6 +929,8 @@ def _codes(s: pd.Series | None, n: int) -> tuple[np.ndarray, list]:
         idx = arr.indices
         codes = (idx.fill_null(-1) if idx.null_count else idx).to_numpy(zero_copy_only=False).astype(np.int64)
         values = [None if v is None else str(v) for v in arr.dictionary.to_pylist()] + [None]
+        if not idx.null_count:
+            return codes, values
     codes = np.where(codes < 0, len(values) - 1, codes)
     return codes, values
 

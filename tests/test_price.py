@@ -431,3 +431,13 @@ def test_reprice_ledger_side_by_side(tmp_path):
     csv = reprice_ledger(ledger, tmp_path / "out" / "repriced.csv", at="2025-01-01")
     text = csv.read_text()
     assert "x_CostAtTime" in text and "x_CostRepriced" in text and "1.500000000000000000" in text
+
+
+def test_arrow_form_is_exact(fixture_cat):
+    t = fixture_cat.arrow()
+    assert t.schema.field("unit_price").type == pa.decimal128(38, 18)
+    assert t.num_rows == len(fixture_cat.table)
+    got = dict(zip(zip(t.column("model").to_pylist(), t.column("token_type").to_pylist(),
+                       t.column("effective_from").to_pylist()), t.column("unit_price").to_pylist()))
+    assert got[("m1", "input", dt.date(2025, 3, 15))] == D("0.000001")
+    assert t.column("effective_to").null_count > 0
