@@ -349,3 +349,10 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path):
     assert "ZeroDivisionError" in str(e.value) and str(e.value).startswith("02_broken.ipynb, cell 3:")
     assert not (tmp_path / "reports" / "2025-05").exists()
     assert (tmp_path / "reports" / ".failed-2025-05" / "02_broken.ipynb").exists()
+
+
+def test_shipped_template_config_is_valid():
+    cfg = report.load_config(REPO / "templates" / "report.yaml")
+    assert cfg.root == REPO and cfg.inputs == ["data_samples/**"] and cfg.output == REPO / "reports"
+    assert cfg.notebooks == [NB01] and cfg.tag_map == REPO / "templates" / "tagmap.yaml"
+    assert all(nb.is_file() for nb in cfg.notebooks)
