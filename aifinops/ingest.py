@@ -171,6 +171,7 @@ class _Pipeline:
             m_cols.append(f"CAST({plan.single_currency} AS VARCHAR) AS __scur")
             self.recon_cols.append("__scur")
         m_sql = f"SELECT __seq, __row, {', '.join(m_cols)} FROM ({_numbered(relation, raw_types)}) AS __n"
+        self.base_raw_m = f"SELECT __seq, __row, to_json(__n) AS __raw, {', '.join(m_cols)} FROM ({_numbered(relation, raw_types)}) AS __n"
 
         required = [c for c in schema.FOCUS_NOT_NULL
                     if not (plan.cost_authority == "usage" and c in _COST_COLUMNS)]
@@ -183,6 +184,8 @@ class _Pipeline:
             f"THEN {lit('value' + chr(9) + 'BillingCurrency' + chr(9))} || \"BillingCurrency\"",
         ])
         self.base = f"SELECT *, COALESCE(__reason0, CASE {req} {allowed} END) AS __reason FROM ({m_sql}) AS __m"
+        #: the same with the raw source record as JSON (``__raw``), for the quarantine
+        self.base_raw = f"SELECT *, COALESCE(__reason0, CASE {req} {allowed} END) AS __reason FROM ({self.base_raw_m}) AS __m"
 
         types = dict(self.col_types, **{k: "VARCHAR" for k in self.extras})
         self.rules = [r for r in load_rules() if r.field in types]
@@ -367,35 +370,39 @@ def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan
     pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
                      digest=res.hash, ingested_at=ingested_at)
     cols, extras = pipe.ledger_cols, pipe.extras
-    chk_cols = ["__seq", "__row", "__reason"] + pipe.recon_cols
+    n_recon = len(plan.recon)
+    group = [f"__rcur_{i}" for i in range(n_recon)] + (["__scur"] if plan.single_currency else []) + \
+        [q(k) for k in pipe.key_cols]
+    sums = [f"sum(__rsrc_{i}) AS __rsrc_{i}" for i in range(n_recon)]
     try:
-        # pass 1: checks, reconciliation amounts and the distinct lookup keys
-        con.execute(f"CREATE TEMP TABLE chk AS SELECT {', '.join(chk_cols + [q(k) for k in pipe.key_cols])}, "
-                    f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period FROM ({pipe.base}) AS __p")
-        con.execute(f"CREATE TEMP TABLE tagl AS {pipe.tag_lookup('SELECT * FROM chk WHERE __reason IS NULL')}")
-        con.execute(f"CREATE TEMP TABLE clsl AS {pipe.class_lookup('SELECT * FROM chk WHERE __reason IS NULL')}")
+        # pass 1, one streaming aggregate: row counts, reconciliation amounts per currency,
+        # billing periods and the distinct lookup keys, split by good / quarantined rows
+        con.execute(
+            f"CREATE TEMP TABLE chk AS SELECT __reason IS NULL AS __ok, {', '.join(group)}, "
+            f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period, count(*) AS __n"
+            f"{''.join(', ' + x for x in sums)} FROM ({pipe.base}) AS __p GROUP BY ALL")
+        con.execute(f"CREATE TEMP TABLE tagl AS {pipe.tag_lookup('SELECT * FROM chk WHERE __ok')}")
+        con.execute(f"CREATE TEMP TABLE clsl AS {pipe.class_lookup('SELECT * FROM chk WHERE __ok')}")
     except duckdb.Error as exc:
         raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc
     sql = pipe.final(pipe.base, "SELECT * FROM tagl", "SELECT * FROM clsl")
     res.source_rows, res.quarantined = con.execute(
-        "SELECT count(*), count(__reason) FROM chk").fetchall()[0]
+        "SELECT COALESCE(sum(__n), 0), COALESCE(sum(__n) FILTER (WHERE NOT __ok), 0) FROM chk").fetchall()[0]
     if plan.single_currency:
         cur = con.execute("SELECT DISTINCT __scur FROM chk WHERE __scur IS NOT NULL ORDER BY 1").fetchall()
         if len(cur) > 1:
-            row = con.execute(f"SELECT min(__row) FROM chk WHERE __scur <> {lit(cur[0][0])}").fetchall()[0][0]
+            row = con.execute(f"SELECT min(__row) FROM ({pipe.base}) AS __p WHERE __scur <> {lit(cur[0][0])}"
+                              ).fetchall()[0][0]
             raise MixedCurrencyError(f"format {fmt.name} allows one currency per file; found "
                                      f"{', '.join(c[0] for c in cur)}", file=str(path), row=row,
                                      column="BillingCurrency")
-    res.errors = [error_from_reason(r, file=str(path), row=n) for n, r in con.execute(
-        f"SELECT __row, __reason FROM chk WHERE __reason IS NOT NULL ORDER BY __seq LIMIT {_ROW_ERRORS_KEPT}"
-    ).fetchall()]
 
     staging = ledger.new_staging()
     data_dir = staging / "data"
     sel = ", ".join(q(c) for c in cols + extras)
     short = res.hash[:16]
     periods = [r[0] for r in con.execute(
-        "SELECT DISTINCT __period FROM chk WHERE __reason IS NULL ORDER BY 1").fetchall()]
+        "SELECT DISTINCT __period FROM chk WHERE __ok ORDER BY 1").fetchall()]
     if len(periods) == 1:
         # the common case (one billing period per export): a plain COPY is much cheaper
         # than DuckDB's partitioned writer
@@ -415,12 +422,14 @@ def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan
         qpath = staging / "quarantine" / f"{short}.parquet"
         qpath.parent.mkdir(parents=True)
         con.execute(
-            f"COPY (SELECT {lit(str(path))} AS x_SourceFile, __n.__row AS x_SourceRow, chk.__reason AS x_QuarantineReason, "
-            f"to_json(__n) AS x_RawRecord FROM ({_numbered(relation, raw_types)}) AS __n "
-            f"JOIN chk USING (__seq) WHERE chk.__reason IS NOT NULL ORDER BY __seq) TO {lit(str(qpath))} "
-            f"(FORMAT parquet, COMPRESSION zstd)")
+            f"COPY (SELECT {lit(str(path))} AS x_SourceFile, __row AS x_SourceRow, __reason AS x_QuarantineReason, "
+            f"__raw AS x_RawRecord FROM ({pipe.base_raw}) AS __p WHERE __reason IS NOT NULL ORDER BY __seq) "
+            f"TO {lit(str(qpath))} (FORMAT parquet, COMPRESSION zstd)")
         qfile = f"quarantine/{short}.parquet"
         added.append((qpath, qfile))
+        res.errors = [error_from_reason(r, file=str(path), row=n) for n, r in con.execute(
+            f"SELECT x_SourceRow, x_QuarantineReason FROM read_parquet({lit(str(qpath))}) "
+            f"LIMIT {_ROW_ERRORS_KEPT}").fetchall()]
     res.rows = res.source_rows - res.quarantined
 
     # reconciliation: source (raw) vs ledger (as written) + quarantine (raw)
@@ -456,7 +465,7 @@ def _reconcile(con, plan: Plan, data_files: list[Path]) -> list[dict]:
         src = dict(con.execute(
             f"SELECT __rcur_{i}, sum(__rsrc_{i}) FROM chk GROUP BY 1").fetchall())
         qua = dict(con.execute(
-            f"SELECT __rcur_{i}, sum(__rsrc_{i}) FROM chk WHERE __reason IS NOT NULL GROUP BY 1").fetchall())
+            f"SELECT __rcur_{i}, sum(__rsrc_{i}) FROM chk WHERE NOT __ok GROUP BY 1").fetchall())
         col = r.ledger_column
         if data_files:
             group = '"BillingCurrency"' if col in schema.COLUMNS and schema.COLUMNS[col].is_money else r.currency

@@ -155,6 +155,7 @@ _X = [
     ("x_TokenType", STR, "input, output, cached_input, cache_write_5m, cache_write_1h, reasoning, audio_input, ..."),
     ("x_Tokens", DECIMAL, "tokens on this row"),
     ("x_Requests", DECIMAL, "model requests on this row"),
+    ("x_PromptTokens", INT, "prompt tokens of the request; selects long-context price tiers"),
     # GPU
     ("x_GpuHours", DECIMAL, "GPU-hours on this row (instance-hours x GPUs per instance)"),
     ("x_GpuModel", STR, "GPU model, e.g. A100, H100"),
@@ -169,7 +170,6 @@ _X = [
     # partition
     ("x_BillingPeriod", STR, "YYYY-MM of BillingPeriodStart; the ledger's partition key"),
 ]
-_X_TYPES = {"x_SourceRow": INT}
 
 COLUMNS: dict[str, Column] = {}
 for _n, _t, _l, _null, _s in _FOCUS_12 + _FOCUS_13:
