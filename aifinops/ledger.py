@@ -196,6 +196,9 @@ class Ledger:
         """A DuckDB connection with views ``ledger`` and ``quarantine``."""
         con = connect(**engine)
         con.execute(f"CREATE OR REPLACE TEMP VIEW ledger AS {self.relation_sql()}")
+        # the rows whose cost counts in totals: billed cost, once (gateway estimates and usage
+        # records enrich attribution only)
+        con.execute("CREATE OR REPLACE TEMP VIEW billed AS SELECT * FROM ledger WHERE x_CostAuthority = 'invoice'")
         qfiles = self.quarantine_files()
         if qfiles:
             lst = "[" + ", ".join(lit(str(f)) for f in qfiles) + "]"
