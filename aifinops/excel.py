@@ -427,7 +427,7 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, abou
                    money_columns: Mapping[str, str] | Iterable[str] | None = None,
                    currency_column: str | Iterable[str] | None = None, root: str | Path | None = None,
                    chart_sheet: str | None = "Summary", chart: Mapping[str, Any] | None = None,
-                   totals: bool = True) -> Path:
+                   totals: bool | Iterable[str] = True) -> Path:
     """Write a finance workbook.
 
     Args:
@@ -446,7 +446,9 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, abou
         chart_sheet: sheet that gets a native bar chart (skipped if absent or empty).
         chart: ``{"category": col, "value": money col, "title": str}`` for that chart;
             defaults to the first text column and the first money column.
-        totals: write live per-currency totals under each table with money.
+        totals: write live per-currency totals under each table with money: ``True`` for
+            every sheet, or the names of the sheets that get them (a sheet whose rows mix
+            different measures, like a reconciliation table, should not be totalled).
 
     Returns:
         The path written.
@@ -472,7 +474,8 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, abou
         titles.append(title)
         ws = wb.create_sheet(title)
         money = _money_map(df, money_columns, currency_column, title)
-        info = _write_sheet(ws, df, money, table_names, totals)
+        with_totals = totals if isinstance(totals, bool) else str(name) in set(totals)
+        info = _write_sheet(ws, df, money, table_names, with_totals)
         if chart_sheet is not None and str(name) == chart_sheet:
             _add_chart(ws, df, money, chart, info["last_row"])
     about_title = sheet_title("About", titles)

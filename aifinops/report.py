@@ -144,7 +144,7 @@ class ReportConfig:
     path: Path
     root: Path
     inputs: list[str]
-    exclude: list[str] = field(default_factory=lambda: ["*.md", "*.txt", "*.yaml", "*.yml", "MANIFEST.json"])
+    exclude: list[str] = field(default_factory=lambda: ["*.md", "*.txt", "*.yaml", "*.yml", "MANIFEST.json", "ground_truth.parquet"])
     ledger: Path = Path("ledger")
     output: Path = Path("reports")
     period: str | None = None
@@ -245,7 +245,7 @@ def load_config(path: str | Path) -> ReportConfig:
     return ReportConfig(
         path=path, root=root,
         inputs=_list("inputs", ["data_samples/**"]),
-        exclude=_list("exclude", ["*.md", "*.txt", "*.yaml", "*.yml", "MANIFEST.json"]),
+        exclude=_list("exclude", ["*.md", "*.txt", "*.yaml", "*.yml", "MANIFEST.json", "ground_truth.parquet"]),
         ledger=_path("ledger", "ledger"),
         output=_path("output", "reports"),
         period=_period(data.get("period"), where),
@@ -384,21 +384,25 @@ def quarantine_reasons(ledger) -> pd.DataFrame:
     """Quarantined rows counted per source file, reason code and column.
 
     The reason is ``code<TAB>column<TAB>value`` (see :func:`aifinops.errors.error_from_reason`);
-    ``example`` shows one offending value and ``first_row`` where to look.
+    ``example`` shows one offending value and ``first_row`` where to look. File paths are
+    shown relative to the source files' common folder.
 
     Example:
         >>> list(quarantine_reasons(open_ledger("", inputs=None)).columns)
         ['file', 'code', 'column', 'rows', 'first_row', 'example']
     """
-    return ledger.query(
+    out = ledger.query(
         "SELECT x_SourceFile AS file, split_part(x_QuarantineReason, chr(9), 1) AS code, "
         "split_part(x_QuarantineReason, chr(9), 2) AS \"column\", COUNT(*) AS rows, MIN(x_SourceRow) AS first_row, "
         "MIN(split_part(x_QuarantineReason, chr(9), 3)) AS example FROM quarantine "
         "GROUP BY ALL ORDER BY rows DESC, file, code, \"column\"")
+    out["file"] = _short_paths(out["file"])
+    return out
 
 
 def defaulted_columns(ledger) -> pd.DataFrame:
-    """Which mandatory FOCUS columns each file lacked and got a default for (from the manifest).
+    """Which mandatory FOCUS columns each file lacked and got a default for (from the manifest;
+    paths relative to the files' common folder).
 
     Example:
         >>> defaulted_columns(open_ledger("", inputs=None)).empty
@@ -408,7 +412,9 @@ def defaulted_columns(ledger) -> pd.DataFrame:
     for e in sorted(ledger.manifest.get("files", {}).values(), key=lambda e: e.get("path", "")):
         for col in e.get("defaulted", []) or []:
             rows.append({"file": e.get("path"), "format": e.get("format"), "column": col})
-    return pd.DataFrame(rows, columns=["file", "format", "column"])
+    out = pd.DataFrame(rows, columns=["file", "format", "column"])
+    out["file"] = _short_paths(out["file"])
+    return out
 
 
 def rows_by_provider_month(ledger) -> pd.DataFrame:
@@ -520,7 +526,9 @@ def table(df: pd.DataFrame, *, money: Sequence[str] | None = None):
     numeric = set(money) | {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])}
     styles = [{"selector": f"th.col_heading.col{i}", "props": [("text-align", "right" if c in numeric else "left")]}
               for i, c in enumerate(df.columns)]
-    styler = df.style.format({c: format_money for c in money}, na_rep="").hide(axis="index")
+    ints = [c for c in df.columns if c not in money and pd.api.types.is_integer_dtype(df[c])]
+    styler = df.style.format({**{c: format_money for c in money}, **{c: "{:,}" for c in ints}},
+                             na_rep="").hide(axis="index")
     text = [c for c in df.columns if c not in numeric]
     if text:
         styler = styler.set_properties(subset=text, **{"text-align": "left"})
@@ -567,8 +575,7 @@ def finance_sheets(ledger, period: str | None, dimensions: Sequence[str] = ("x_T
         f"WHERE {where} AND (x_Model IS NOT NULL OR x_GpuModel IS NOT NULL) GROUP BY ALL "
         f"ORDER BY BillingCurrency, BilledCost DESC, ProviderName, x_Model, x_TokenType")
     sheets["Daily"] = daily_cost(ledger, period)
-    summary = ledger.summary()
-    sheets["Reconciliation"] = summary.drop(columns=[c for c in ("hash",) if c in summary.columns])
+    sheets["Reconciliation"] = reconciliation(ledger)
     sheets["Quarantine"] = quarantine_reasons(ledger)
     return sheets
 
@@ -960,6 +967,7 @@ def _build(cfg: ReportConfig, period: str, tmp: Path, ledger, rep, files: list[P
             "aifinops_version": provenance["aifinops_version"],
         }
         write_workbook(cfg.workbook, sheets, about=about, money_columns=MONEY_CURRENCY, root=tmp,
+                       totals=[name for name in sheets if name != "Reconciliation"],
                        chart={"category": "ProviderName", "value": "BilledCost",
                               "title": f"Billed cost by provider, {period}"})
     provenance["workbook"] = cfg.workbook

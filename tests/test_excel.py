@@ -212,3 +212,8 @@ def test_libreoffice_recalculates_live_totals_and_keeps_text(tmp_path):
     assert Decimal(totals.loc["USD", "BilledCost"]) == Decimal("11.000015")
     assert Decimal(totals.loc["EUR", "BilledCost"]) == Decimal("3.5")
     assert Decimal(totals.loc["JPY", "EffectiveCost"]) == Decimal("1100")
+
+
+def test_totals_only_on_named_sheets(tmp_path):
+    wb = load_workbook(_write(tmp_path, {"Summary": _frame(), "Recon": _frame()}, totals=["Summary"]))
+    assert wb["Summary"].max_row == 9 and wb["Recon"].max_row == 5

@@ -218,6 +218,16 @@ def test_run_report_writes_bundle_atomically(tmp_path, monkeypatch):
         FOCUS_A.encode()).hexdigest(), "bytes": len(FOCUS_A.encode()), "format": "focus", "status": "quarantined",
         "rows": 4, "quarantined": 1, "error": None}]
     assert {"python", "pandas", "duckdb", "aifinops"} <= set(prov["versions"])
+    from openpyxl import load_workbook
+
+    wb = load_workbook(out / "finance.xlsx")
+    assert wb.sheetnames == ["Summary", "By service", "By team", "By feature", "AI usage", "Daily", "Reconciliation",
+                             "Quarantine", "About"]
+    assert wb["Reconciliation"].max_row == 1 + len(Ledger(tmp_path / "ledger").summary())  # no totals: mixed measures
+    summary = wb["Summary"]
+    assert [summary.cell(row=r, column=1).value for r in range(2, summary.max_row + 1)] == [
+        "Azure", "OpenAI", "AWS", None, "Total", "Total"]
+    assert len(summary._charts) == 2  # EUR and USD
     assert "genai-prices" in prov["price_catalogue"]
     assert [s["step"] for s in prov["steps"]] == ["ingest", "notebook", "html", "workbook"]
     log = (out / "report.log").read_text()
