@@ -18,8 +18,9 @@ Values:
 * ``Tags`` and ``SkuPriceDetails``: valid JSON objects (minified); a ledger value that is
   not a JSON object stops the export with an :class:`~aifinops.errors.InvalidValueError`
   naming the source file, row and column;
-* ``ServiceSubcategory``: FOCUS 1.2 does not allow null; rows whose loader knew no
-  subcategory get the specification's catch-all ``Other (<ServiceCategory>)``;
+* ``ServiceSubcategory``: FOCUS 1.2 does not allow null; a row whose loader knew no
+  subcategory takes its service's one subcategory in the ledger if there is exactly one,
+  else the specification's catch-all ``Other (<ServiceCategory>)``;
 * null: an empty field (CSV) or a Parquet null.
 
 The export streams through DuckDB ``COPY`` (the ledger is never loaded into memory) into a
@@ -53,7 +54,7 @@ from pathlib import Path
 from . import schema
 from .errors import InvalidValueError, LedgerError
 from .ledger import Ledger
-from .sql import lit, q
+from .sql import case_map, lit, q
 
 __all__ = ["export", "export_columns", "FORMATS", "JSON_COLUMNS", "TIMESTAMP_FORMAT"]
 
@@ -66,9 +67,6 @@ JSON_COLUMNS: tuple[str, ...] = ("Tags", "SkuPriceDetails")
 #: FOCUS Date/Time format (ISO 8601, UTC, seconds)
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
-#: FOCUS 1.2 ServiceSubcategory is not nullable; a ledger row without one (the loader knew
-#: none) gets the spec's catch-all for its category, ``Other (<ServiceCategory>)``
-_SUBCATEGORY_DEFAULT = "COALESCE(\"ServiceSubcategory\", 'Other (' || \"ServiceCategory\" || ')')"
 
 _CSV_COMPRESSION = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd"}
 
@@ -100,6 +98,19 @@ def _parquet_value(expr: str, sql_type: str) -> str:
     if t.startswith(("STRUCT", "MAP")) or t.endswith("[]") or t == "JSON":
         return f"CAST(to_json({expr}) AS VARCHAR)"
     return expr
+
+
+def _subcategory_sql(con, relation: str) -> str:
+    """FOCUS 1.2 ServiceSubcategory is not nullable and belongs to the service (one per
+    ServiceName). A ledger row without one (its loader or the AI classifier knew none) takes
+    the subcategory the ledger gives its service, when there is exactly one, else the
+    specification's catch-all ``Other (<ServiceCategory>)``."""
+    known = con.execute(
+        f"SELECT ServiceName, min(ServiceSubcategory) FROM {relation} WHERE ServiceSubcategory IS NOT NULL "
+        f"GROUP BY 1 HAVING count(DISTINCT ServiceSubcategory) = 1 ORDER BY 1").fetchall()
+    fallback = "'Other (' || \"ServiceCategory\" || ')'"
+    by_service = case_map('"ServiceName"', dict(known), default=fallback) if known else fallback
+    return f'COALESCE("ServiceSubcategory", {by_service})'
 
 
 def export_columns(con, relation: str = "ledger") -> list[tuple[str, str, str]]:
@@ -212,7 +223,7 @@ def export(ledger_dir: str | Path, out: str | Path, *, fmt: str = "focus-csv",
             elif src in JSON_COLUMNS:
                 expr = f"CAST(json({q(src)}) AS VARCHAR)"
             elif src == "ServiceSubcategory":
-                expr = _SUBCATEGORY_DEFAULT
+                expr = _subcategory_sql(con, relation)
             else:
                 expr = q(src)
             if fmt == "focus-csv":

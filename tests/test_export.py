@@ -391,6 +391,21 @@ def test_missing_service_subcategory_gets_focus_catch_all(tmp_path):
     assert rows[0]["ServiceSubcategory"] == "Other (Compute)"
 
 
+def test_missing_service_subcategory_takes_the_services_one(tmp_path):
+    f = tmp_path / "f.csv"
+    f.write_text("BilledCost,ChargePeriodStart,BillingCurrency,ChargeCategory,ServiceCategory,ServiceName,"
+                 "ServiceSubcategory\n"
+                 "1.5,2025-01-03,USD,Usage,AI and Machine Learning,Bedrock,Generative AI\n"
+                 "0.5,2025-01-03,USD,Usage,AI and Machine Learning,Bedrock,\n"
+                 "0.5,2025-01-03,USD,Usage,Compute,VMs,Virtual Machines\n"
+                 "0.5,2025-01-03,USD,Usage,Compute,VMs,Containers\n"
+                 "0.5,2025-01-03,USD,Usage,Compute,VMs,\n", encoding="utf-8")
+    ingest([f], tmp_path / "l")
+    _, rows = _rows(export(tmp_path / "l", tmp_path / "o.csv"))
+    assert [r["ServiceSubcategory"] for r in rows] == [
+        "Generative AI", "Generative AI", "Virtual Machines", "Containers", "Other (Compute)"]
+
+
 def test_focus_13_columns_with_values_become_x_columns(tmp_path):
     f = tmp_path / "f.csv"
     f.write_text("BilledCost,ChargePeriodStart,BillingCurrency,ChargeCategory,HostProviderName,AllocatedMethodId\n"
