@@ -291,7 +291,8 @@ def open_ledger(ledger_path: str | Path | None, *, inputs: str | Path | None = N
 
     Args:
         ledger_path: an existing ledger folder; empty or None builds a temporary ledger
-            from ``inputs`` (for running a notebook on its own, e.g. under nbval).
+            from ``inputs`` (for running a notebook on its own, e.g. under nbval), removed
+            when the process exits.
         inputs: export files or folders ingested into the temporary ledger.
 
     Returns:
@@ -305,6 +306,7 @@ def open_ledger(ledger_path: str | Path | None, *, inputs: str | Path | None = N
         >>> len(led.frame())
         0
     """
+    import atexit
     import tempfile
 
     from .ledger import Ledger
@@ -315,6 +317,7 @@ def open_ledger(ledger_path: str | Path | None, *, inputs: str | Path | None = N
             raise LedgerError("no ledger here (run `aifinops ingest` or `aifinops report` first)", file=str(p))
         return Ledger(p)
     tmp = Path(tempfile.mkdtemp(prefix="aifinops-ledger-"))
+    atexit.register(shutil.rmtree, tmp, True)  # removed when the kernel exits
     if inputs and Path(inputs).exists():
         from .ingest import ingest
 
