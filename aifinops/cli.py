@@ -4,7 +4,7 @@ rejected or rows quarantined, an alert fired with ``--fail-on-alert``), 1 fatal 
 Example:
     >>> from aifinops.cli import main
     >>> main(["formats"]) == 0  # doctest: +ELLIPSIS
-    focus ...
+    aws-cur ...
     True
 """
 

@@ -317,6 +317,10 @@ def ingest(paths, ledger_dir: str | Path, *, format: str | None = None, tag_map:
     return IngestReport(results)
 
 
+#: files a folder ingest skips: the sample generator's manifest and ground-truth table, docs, config
+NOT_EXPORTS = frozenset({"MANIFEST.json", "ground_truth.parquet"})
+
+
 def _expand(paths) -> list[Path]:
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -325,7 +329,7 @@ def _expand(paths) -> list[Path]:
         if p.is_dir():
             out.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")
                               and f.suffix.lower() not in (".md", ".txt", ".yaml", ".yml")
-                              and f.name != "MANIFEST.json"))
+                              and f.name not in NOT_EXPORTS))
         else:
             out.append(p)
     return out
