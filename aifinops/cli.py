@@ -126,7 +126,11 @@ def _dispatch(args) -> int:
         print(f"wrote {out}")
         return 0
     if args.command == "report":
+        import logging
+
         from .report import run_report
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
         out = run_report(args.config, period=args.period)
         print(f"wrote {out}")

@@ -470,13 +470,16 @@ class _AwsFormat(SourceFormat):
             "ContractedUnitPrice": r.num("unblended_rate"),
             "EffectiveCost": _rule_case(t, "effective", roles),
             "InvoiceId": r.text("invoice_id"),
-            "InvoiceIssuerName": f"COALESCE({r.text('invoicing_entity')}, 'Amazon Web Services')",
+            # the provider's own name, as in AWS's FOCUS export; the legal invoicing entity
+            # ("Amazon Web Services, Inc.", "... Canada, Inc.") stays in x_InvoicingEntity
+            "InvoiceIssuerName": lit("AWS"),
             "ListCost": _rule_case(t, "list", roles),
             "ListUnitPrice": r.num("public_rate"),
             "PricingCategory": pricing_cat,
             "PricingCurrency": r.text("pricing_currency"),
-            "PricingQuantity": amount,
-            "PricingUnit": unit,
+            # FOCUS: tax rows carry no pricing quantity or unit
+            "PricingQuantity": f"(CASE WHEN {_rule_case(t, 'charge_category')} = 'Tax' THEN NULL ELSE {amount} END)",
+            "PricingUnit": f"(CASE WHEN {_rule_case(t, 'charge_category')} = 'Tax' THEN NULL ELSE {unit} END)",
             "ProviderName": lit("AWS"),
             "PublisherName": f"COALESCE({r.text('legal_entity')}, 'Amazon Web Services')",
             "RegionId": region_code,
@@ -511,6 +514,7 @@ class _AwsFormat(SourceFormat):
                 checks.append(Check(name, "required", f"({source.text(name)} IS NULL)", "NULL"))
         recon = [Recon("BilledCost", u, cols["BillingCurrency"], self.names["unblended"])]
         extra = {
+            "x_InvoicingEntity": r.text("invoicing_entity"),
             "x_UsageType": r.text("usage_type"),
             "x_Operation": r.text("operation"),
             "x_LineItemType": t,

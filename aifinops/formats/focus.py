@@ -63,7 +63,7 @@ class FocusFormat(SourceFormat):
                 cols[name] = source.text(s)
         defaulted: list[str] = []
         if "ProviderName" not in cols and "ServiceProviderName" in cols:
-            cols["ProviderName"] = cols["ServiceProviderName"]
+            cols["ProviderName"] = f"COALESCE({cols['ServiceProviderName']}, 'unknown')"
         if "PublisherName" not in cols and "ProviderName" in cols:
             cols["PublisherName"] = cols["ProviderName"]
         if "InvoiceIssuerName" not in cols and "ProviderName" in cols:

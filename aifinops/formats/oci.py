@@ -151,7 +151,7 @@ class OciCostFormat(SourceFormat):
             "PricingUnit": s.text("cost/skuUnitDescription"),
             "ProviderName": lit(PROVIDER),
             "PublisherName": lit("Oracle"),
-            "InvoiceIssuerName": lit("Oracle"),
+            "InvoiceIssuerName": lit(PROVIDER),
             "ServiceName": s.text(_SERVICE),
             "ServiceCategory": case_map(f"UPPER({s.text(_SERVICE)})", SERVICE_CATEGORIES, default="'Other'"),
             "RegionId": s.text("product/region"),
