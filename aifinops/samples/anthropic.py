@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import token_usage_rows
+
 from .openai import _none, _tokens_by_type, dumps_exact, pages
 
 __all__ = ["write", "COST_TOKEN_TYPE"]
@@ -64,18 +66,10 @@ def write(truth: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     Returns:
         The written files, usage then cost, month by month.
     """
-    rows = truth[(truth["provider"] == "anthropic") & truth["token_type"].notna()].copy()
-    if "charge_type" in rows:
-        rows = rows[rows["charge_type"].fillna("usage") == "usage"]
-    folder = Path(out_dir) / "anthropic"
+    rows, folder = token_usage_rows(truth, "anthropic", out_dir, ("sku",))
     written: list[Path] = []
     if rows.empty:
         return written
-    folder.mkdir(parents=True, exist_ok=True)
-    rows["__day"] = pd.to_datetime(rows["date"]).dt.date
-    rows["__month"] = pd.to_datetime(rows["date"]).dt.strftime("%Y-%m")
-    if "sku" not in rows:
-        rows["sku"] = None
     for month, mrows in rows.groupby("__month", sort=True):
         ubuckets, cbuckets = [], []
         for day, drows in mrows.groupby("__day", sort=True):

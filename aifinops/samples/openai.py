@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import token_usage_rows
+
 __all__ = ["write", "dumps_exact", "pages", "unix_day", "PAGE_BUCKETS"]
 
 #: daily buckets per page (the Usage API's default ``limit``)
@@ -105,19 +107,10 @@ def write(truth: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     Returns:
         The written files, usage then costs, month by month.
     """
-    rows = truth[(truth["provider"] == "openai") & truth["token_type"].notna()].copy()
-    if "charge_type" in rows:
-        rows = rows[rows["charge_type"].fillna("usage") == "usage"]
-    folder = Path(out_dir) / "openai"
+    rows, folder = token_usage_rows(truth, "openai", out_dir, ("project", "user", "account_id", "sku"))
     written: list[Path] = []
     if rows.empty:
         return written
-    folder.mkdir(parents=True, exist_ok=True)
-    rows["__day"] = pd.to_datetime(rows["date"]).dt.date
-    rows["__month"] = pd.to_datetime(rows["date"]).dt.strftime("%Y-%m")
-    for col in ("project", "user", "account_id", "sku"):
-        if col not in rows:
-            rows[col] = None
     for month, mrows in rows.groupby("__month", sort=True):
         usage_buckets, cost_buckets = [], []
         for day, drows in mrows.groupby("__day", sort=True):
