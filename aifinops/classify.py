@@ -30,7 +30,7 @@ from functools import cache
 from importlib import resources
 
 from .errors import ConfigError
-from .schema import DECIMAL, TOKEN_TYPES
+from .schema import TOKEN_TYPES
 from .sql import lit, q
 
 __all__ = ["Rule", "load_rules", "rules_sql"]

@@ -158,9 +158,9 @@ def _common(rec: str) -> str:
     fields as JSON text), the relation: a cost row per record plus a row per credit."""
     labels = [q(n) for n in ("labels", "project.labels", "system_labels", "tags")]
     merged = " || ".join(_kv_list(x) for x in labels)
-    dedup = (f"list_filter(list_filter(__kv, lambda x: x.key IS NOT NULL AND x.value IS NOT NULL), "
-             f"lambda x, i: list_position(list_transform(list_filter(__kv, lambda y: y.key IS NOT NULL AND "
-             f"y.value IS NOT NULL), lambda y: y.key), x.key) = i)")
+    dedup = ("list_filter(list_filter(__kv, lambda x: x.key IS NOT NULL AND x.value IS NOT NULL), "
+             "lambda x, i: list_position(list_transform(list_filter(__kv, lambda y: y.key IS NOT NULL AND "
+             "y.value IS NOT NULL), lambda y: y.key), x.key) = i)")
     tags = (f"(CASE WHEN len({dedup}) > 0 THEN '{{' || array_to_string(list_transform({dedup}, "
             f"lambda x: to_json(x.key) || ':' || to_json(x.value)), ',') || '}}' END)")
     machine = (f"list_filter({_kv_list(q('system_labels'))}, lambda x: x.key = {lit(_MACHINE_SPEC)})[1].value")

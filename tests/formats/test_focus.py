@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pandas as pd
-import pytest
 
 from aifinops.formats import detect
 from aifinops.ingest import ingest, preview
