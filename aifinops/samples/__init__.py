@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["token_usage_rows"]
+__all__ = ["token_usage_rows", "records_by_month"]
 
 
 def token_usage_rows(truth: pd.DataFrame, provider: str, out_dir: str | Path,
@@ -43,3 +43,26 @@ def token_usage_rows(truth: pd.DataFrame, provider: str, out_dir: str | Path,
         if col not in rows:
             rows[col] = None
     return rows, folder
+
+
+
+def records_by_month(truth: pd.DataFrame, provider: str, out_dir: str | Path,
+                     month_format: str = "%Y-%m") -> tuple[Path, dict[str, list[dict]]]:
+    """The truth's rows of one cloud provider as records grouped by month (keys formatted
+    with ``month_format``, in order), and the provider's sample folder (created when there
+    are rows). Shared by the GCP and OCI writers.
+
+    >>> import datetime, tempfile
+    >>> t = pd.DataFrame([{"date": datetime.date(2025, 1, 3), "provider": "oci"}])
+    >>> folder, months = records_by_month(t, "oci", tempfile.mkdtemp(), "%Y%m")
+    >>> (folder.name, list(months), len(months["202501"]))
+    ('oci', ['202501'], 1)
+    """
+    folder = Path(out_dir) / provider
+    sel = truth[truth["provider"].astype(str).str.lower() == provider]
+    months: dict[str, list[dict]] = {}
+    for r in sel.to_dict("records"):
+        months.setdefault(pd.Timestamp(r["date"]).strftime(month_format), []).append(r)
+    if months:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder, dict(sorted(months.items()))

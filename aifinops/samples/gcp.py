@@ -47,6 +47,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import records_by_month
+
 __all__ = ["write", "SERVICE_IDS", "CSV_COLUMNS", "dumps"]
 
 #: service description -> the export's service.id
@@ -226,17 +228,10 @@ def write(truth: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     Returns:
         The files written, in month order.
     """
-    out_dir = Path(out_dir)
-    gcp = truth[truth["provider"].astype(str).str.lower() == "gcp"]
-    if gcp.empty:
-        return []
-    rows = gcp.to_dict("records")
-    months = sorted({pd.Timestamp(r["date"]).strftime("%Y-%m") for r in rows})
-    folder = out_dir / "gcp"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder, by_month = records_by_month(truth, "gcp", out_dir)
     written: list[Path] = []
-    for i, month in enumerate(months):
-        recs = _records([r for r in rows if pd.Timestamp(r["date"]).strftime("%Y-%m") == month])
+    for i, (month, mrows) in enumerate(by_month.items()):
+        recs = _records(mrows)
         if i % 2 == 0:
             path = folder / f"billing-export-{month}.jsonl"
             path.write_text("".join(dumps(r) + "\n" for r in recs), encoding="utf-8")

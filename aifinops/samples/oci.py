@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import records_by_month
+
 __all__ = ["write", "COLUMNS", "number"]
 
 #: the fixed columns of a cost report (tags columns follow)
@@ -128,17 +130,9 @@ def write(truth: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     Returns:
         The files written, in month order.
     """
-    out_dir = Path(out_dir)
-    oci = truth[truth["provider"].astype(str).str.lower() == "oci"]
-    if oci.empty:
-        return []
-    rows = oci.to_dict("records")
-    months = sorted({pd.Timestamp(r["date"]).strftime("%Y%m") for r in rows})
-    folder = out_dir / "oci"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder, by_month = records_by_month(truth, "oci", out_dir, "%Y%m")
     written: list[Path] = []
-    for month in months:
-        mrows = [r for r in rows if pd.Timestamp(r["date"]).strftime("%Y%m") == month]
+    for month, mrows in by_month.items():
         keys = sorted({str(k) for r in mrows if isinstance(r.get("tags"), dict) for k in r["tags"]})
         path = folder / f"reports_cost-csv_{month}.csv"
         with open(path, "w", newline="", encoding="utf-8") as fh:
