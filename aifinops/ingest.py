@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -70,6 +71,7 @@ class FileResult:
     replaced: list[str] = field(default_factory=list)
     defaulted: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    unchanged: bool = False  # already in the ledger from an identical ingest; nothing rewritten
 
     def to_dict(self) -> dict:
         return {
@@ -78,6 +80,7 @@ class FileResult:
             "error": str(self.error) if self.error else None, "errors": [str(e) for e in self.errors],
             "recon": [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in self.recon],
             "replaced": self.replaced, "defaulted": self.defaulted, "seconds": round(self.seconds, 3),
+            "unchanged": self.unchanged,
         }
 
 
@@ -337,6 +340,8 @@ def _expand(paths) -> list[Path]:
 def _line(r: FileResult) -> str:
     tot = "; ".join(f"{x['column']} {x['currency']} {x['ledger_total']}" for x in r.recon[:3])
     msg = f"{r.status:<11} {r.path}  [{r.format}] rows={r.rows} quarantined={r.quarantined}"
+    if r.unchanged:
+        msg += " (unchanged, already in the ledger)"
     if tot:
         msg += f"  {tot}"
     if r.error:
@@ -354,10 +359,17 @@ def _ingest_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_lim
         res.hash = file_hash(path)
         probe, fmt, relation, raw_types = _open_source(con, path, forced, options)
         res.format = fmt.name
+        key = _ingest_key(fmt, tag_map, options)
+        prev = ledger.manifest["files"].get(res.hash)
+        if prev and prev.get("abs_path") == str(path.resolve()) and prev.get("ingest_key") == key:
+            # same bytes, same place, same loader version, tag map and options: the ledger
+            # already holds exactly what this ingest would write
+            _from_entry(res, prev)
+            return res
         plan = fmt.plan(Source({k: v for k, v in raw_types.items() if k != "__row"}), probe, options)
         res.defaulted = list(plan.defaulted)
         with ledger.lock():
-            _run(con, res, path, probe, fmt, relation, raw_types, plan, tag_map, ledger)
+            _run(con, res, path, probe, fmt, relation, raw_types, plan, tag_map, ledger, options)
     except AifinopsError as exc:
         res.status, res.error = "rejected", exc
     except duckdb.Error as exc:
@@ -368,7 +380,23 @@ def _ingest_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_lim
     return res
 
 
-def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan: Plan, tag_map, ledger: Ledger):
+def _ingest_key(fmt: SourceFormat, tag_map: TagMap, options: IngestOptions) -> str:
+    """What, besides the file's bytes, decides the ledger rows of a file."""
+    parts = [__version__, fmt.name, repr(options), json.dumps(tag_map.sql('"Tags"'), sort_keys=True)]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+def _from_entry(res: FileResult, e: dict) -> None:
+    res.source_rows, res.rows, res.quarantined = e["source_rows"], e["rows"], e["quarantined"]
+    res.defaulted = list(e.get("defaulted", []))
+    res.recon = [{k: (Decimal(v) if k in ("source_total", "ledger_total", "quarantined_total", "difference")
+                      else v) for k, v in r.items()} for r in e.get("recon", [])]
+    res.status = "quarantined" if res.quarantined else "ok"
+    res.unchanged = True
+
+
+def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan: Plan, tag_map, ledger: Ledger,
+         options: IngestOptions):
     ingested_at = datetime.now(timezone.utc).replace(microsecond=0)
     pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
                      digest=res.hash, ingested_at=ingested_at)
@@ -451,7 +479,8 @@ def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan
     entry = {
         "hash": res.hash, "path": str(path), "abs_path": str(path.resolve()), "format": fmt.name,
         "size_bytes": path.stat().st_size, "ingested_at": ingested_at.isoformat(),
-        "aifinops_version": __version__, "source_rows": res.source_rows, "rows": res.rows,
+        "aifinops_version": __version__, "ingest_key": _ingest_key(fmt, tag_map, options),
+        "source_rows": res.source_rows, "rows": res.rows,
         "quarantined": res.quarantined, "defaulted": res.defaulted, "cost_authority": plan.cost_authority,
         "extra_columns": extras, "files": [rel for _, rel in added if rel.startswith("data/")],
         "quarantine_file": qfile,

@@ -168,6 +168,19 @@ class Ledger:
         _fsync_write(self.journal_path, json.dumps(journal))
         self._apply(journal)
 
+    def drop(self, hashes: list[str]) -> None:
+        """Atomically remove source files' entries and rows (by hash). Call under :meth:`lock`."""
+        manifest = self.manifest
+        remove: list[str] = []
+        for h in hashes:
+            old = manifest["files"].pop(h, None)
+            if old:
+                remove.extend(old.get("files", []))
+                if old.get("quarantine_file"):
+                    remove.append(old["quarantine_file"])
+        _fsync_write(self.journal_path, json.dumps({"add": [], "remove": remove, "manifest": manifest}))
+        self._apply(json.loads(self.journal_path.read_text(encoding="utf-8")))
+
     # -- reading -------------------------------------------------------------------
     @property
     def manifest(self) -> dict:

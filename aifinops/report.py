@@ -290,9 +290,9 @@ def open_ledger(ledger_path: str | Path | None, *, inputs: str | Path | None = N
     """The ledger a notebook reads.
 
     Args:
-        ledger_path: an existing ledger folder; empty or None builds a temporary ledger
-            from ``inputs`` (for running a notebook on its own, e.g. under nbval), removed
-            when the process exits.
+        ledger_path: an existing ledger folder; empty or None uses a ledger of ``inputs``
+            cached under ``$AIFINOPS_CACHE`` (default ``~/.cache/aifinops``), for running a
+            notebook on its own (e.g. under nbval): unchanged files are not ingested again.
         inputs: export files or folders ingested into the temporary ledger.
 
     Returns:
@@ -316,13 +316,28 @@ def open_ledger(ledger_path: str | Path | None, *, inputs: str | Path | None = N
         if not (p / "manifest.json").exists() and not (p / "data").is_dir():
             raise LedgerError("no ledger here (run `aifinops ingest` or `aifinops report` first)", file=str(p))
         return Ledger(p)
-    tmp = Path(tempfile.mkdtemp(prefix="aifinops-ledger-"))
-    atexit.register(shutil.rmtree, tmp, True)  # removed when the kernel exits
-    if inputs and Path(inputs).exists():
-        from .ingest import ingest
+    if not inputs or not Path(inputs).exists():
+        tmp = Path(tempfile.mkdtemp(prefix="aifinops-ledger-"))
+        atexit.register(shutil.rmtree, tmp, True)  # removed when the kernel exits
+        return Ledger(tmp, create=True)
+    # a standalone run (nbval, an analyst opening the notebook) reuses one cached ledger per
+    # input folder: unchanged files are not ingested again, vanished files are dropped
+    import hashlib
+    import os
 
-        ingest([inputs], tmp)
-    return Ledger(tmp, create=True)
+    from .ingest import _expand, ingest
+
+    src = Path(inputs).resolve()
+    cache = Path(os.environ.get("AIFINOPS_CACHE") or Path.home() / ".cache" / "aifinops")
+    led_dir = cache / "ledgers" / hashlib.sha256(str(src).encode()).hexdigest()[:16]
+    ingest([src], led_dir)
+    led = Ledger(led_dir)
+    current = {str(p.resolve()) for p in _expand([src])}
+    gone = [h for h, e in led.manifest["files"].items() if e.get("abs_path") not in current]
+    if gone:
+        with led.lock():
+            led.drop(gone)
+    return led
 
 
 def latest_period(ledger, *, full_months_only: bool = True, today: dt.date | None = None) -> str | None:

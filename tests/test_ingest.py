@@ -61,8 +61,13 @@ def test_quarantine_names_file_row_column_and_reconciles(tmp_path, ledger_dir):
 
 def test_reingest_replaces_not_doubles(tmp_path, ledger_dir):
     f = write(tmp_path / "c.csv", "10,10,2025-01-01,USD,Usage,S3,\n")
-    ingest([f], ledger_dir)
-    ingest([f], ledger_dir)
+    first = ingest([f], ledger_dir).files[0]
+    again = ingest([f], ledger_dir).files[0]
+    assert not first.unchanged and again.unchanged  # identical bytes, loader, tag map: nothing rewritten
+    assert (again.status, again.rows, again.recon) == (first.status, first.rows, first.recon)
+    from aifinops.tags import TagMap
+    other = ingest([f], ledger_dir, tag_map=TagMap.from_dict({"team": ["owner"]})).files[0]
+    assert not other.unchanged  # another tag map changes the rows: re-ingested, replacing them
     assert Ledger(ledger_dir).query("SELECT sum(BilledCost) s FROM ledger")["s"][0] == Decimal(10)
     # a restated export at the same path replaces the earlier version
     write(f, "12,12,2025-01-01,USD,Usage,S3,\n")
