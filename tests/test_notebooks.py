@@ -25,7 +25,7 @@ def _tags(cell) -> list[str]:
 
 
 def test_there_are_notebooks():
-    assert [p.name for p in NOTEBOOKS][:1] == ["01_ingest_data_quality.ipynb"]
+    assert [p.name for p in NOTEBOOKS if not p.name.startswith("00_")][:1] == ["01_ingest_data_quality.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
