@@ -158,6 +158,6 @@ class FxRates:
                             else (Decimal(v) * r).quantize(_Q18) for v, (r, _) in zip(out[col], rates)]
         out["x_BillingCurrency"] = curs
         out["x_FxRate"] = [r for r, _ in rates]
-        out["x_FxRateDate"] = [k for _, k in rates]
+        out["x_FxRateDate"] = pd.Series([k for _, k in rates], index=out.index, dtype=object)
         out[currency_column] = to
         return out
