@@ -2,7 +2,8 @@
 
 A day is anomalous when its cost falls outside a robust band or outside the forecast interval:
 
-* ``mad``: expected = median of the same weekday over the previous ``weeks`` weeks; band =
+* ``mad``: expected = median of the same weekday over the previous ``weeks`` weeks, each moved
+  by the robust weekly trend (median week-on-week change over the trailing window); band =
   expected +/- ``k`` x 1.4826 x MAD of the trailing residuals (a robust z-score; a spike does
   not widen its own band).
 * ``interval``: outside the in-sample Prophet interval (:func:`aifinops.forecast.prophet_forecast`).
@@ -48,10 +49,15 @@ def _mad_band(h: pd.DataFrame, k: float, weeks: int, window: int, rel_floor: flo
     y = h["y"].to_numpy(float)
     n = len(y)
     expected = np.full(n, np.nan)
+    sdiff = np.full(n, np.nan)
+    sdiff[7:] = y[7:] - y[:-7]  # week-on-week change: its trailing median is a robust weekly trend
     for i in range(n):
-        lags = [y[i - 7 * w] for w in range(1, weeks + 1) if i - 7 * w >= 0]
+        lags = [w for w in range(1, weeks + 1) if i - 7 * w >= 0]
         if len(lags) >= 2:
-            expected[i] = float(np.median(lags))
+            d = sdiff[max(0, i - window):i]
+            d = d[~np.isnan(d)]
+            trend = float(np.median(d)) if len(d) >= 7 else 0.0
+            expected[i] = float(np.median([y[i - 7 * w] + w * trend for w in lags]))
     resid = y - expected
     scale = np.full(n, np.nan)
     for i in range(n):

@@ -1,0 +1,145 @@
+"""Forecasts: known trend + weekly seasonality, backtest metrics, model choice, driver-based
+re-pricing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aifinops import forecast as F
+from aifinops.errors import ConfigError
+
+
+def synthetic(days=196, seed=1, noise=3.0, trend=0.5, spikes=()):
+    """Trend + weekly seasonality (weekends low) + Gaussian noise + injected spikes."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2025-01-06", periods=days, freq="D")
+    t = np.arange(days)
+    y = 200 + trend * t + np.where(ds.day_of_week >= 5, -60.0, 0.0) + rng.normal(0, noise, days)
+    for i, size in spikes:
+        y[i] += size
+    return pd.DataFrame({"ds": ds, "y": y})
+
+
+def test_metrics_hand_computed():
+    m = F.metrics([10, 20, 0], [12, 15, 1], [9, 16, 0.5], [13, 25, 2])
+    assert m["wape"] == pytest.approx((2 + 5 + 1) / 30)
+    assert m["mape"] == pytest.approx((0.2 + 0.25) / 2)  # the zero day is left out of MAPE
+    assert m["bias"] == pytest.approx((2 - 5 + 1) / 30)
+    assert m["coverage"] == pytest.approx(2 / 3)
+
+
+def test_seasonal_naive_repeats_last_week_and_scores_zero_on_pure_seasonality():
+    h = pd.DataFrame({"ds": pd.date_range("2025-01-06", periods=56), "y": [1.0, 2, 3, 4, 5, 6, 7] * 8})
+    fc = F.seasonal_naive(h, 10)
+    assert fc["yhat"].tolist() == [1, 2, 3, 4, 5, 6, 7, 1, 2, 3]
+    assert fc["ds"].iloc[0] == pd.Timestamp("2025-03-03")
+    m, preds = F.backtest(h, 7, folds=3, model="seasonal_naive")
+    assert m["wape"] == 0 and m["folds"] == 3 and len(preds) == 21
+
+
+def test_backtest_cutoffs_are_rolling_origins():
+    h = synthetic(days=70)
+    _, preds = F.backtest(h, 14, folds=3, model="seasonal_naive")
+    cutoffs = sorted(preds["cutoff"].unique())
+    assert [pd.Timestamp(c) for c in cutoffs] == [h["ds"].iloc[70 - 14 * k - 1] for k in (3, 2, 1)]
+    # every scored day lies after its cutoff
+    assert (preds["ds"] > preds["cutoff"]).all()
+
+
+def test_prophet_recovers_trend_and_seasonality_within_bounds():
+    h = synthetic()
+    fc = F.forecast(h, 28, folds=3, interval_width=0.8)
+    acc = fc.accuracy.set_index("model")
+    assert acc.loc["prophet", "wape"] < 0.03          # noise sd 3 on a level ~280
+    assert acc.loc["prophet", "wape"] < acc.loc["seasonal_naive", "wape"]  # the trend beats last-week
+    assert fc.model == "prophet" and fc.note.startswith("prophet used")
+    assert 0.6 <= acc.loc["prophet", "coverage"] <= 1.0  # near nominal 80 %
+    # the forecast continues the trend: 4 weeks ahead is ~14 above the last 4 weeks
+    future = 200 + 0.5 * np.arange(196, 224) + np.where(fc.frame["ds"].dt.day_of_week >= 5, -60, 0)
+    assert F.metrics(future, fc.frame["yhat"])["wape"] < 0.03
+    assert (fc.frame["yhat_lower"] <= fc.frame["yhat"]).all() and (fc.frame["yhat"] <= fc.frame["yhat_upper"]).all()
+
+
+def test_interval_coverage_near_nominal_on_many_noise_draws():
+    cover = []
+    for seed in range(6):
+        m, _ = F.backtest(synthetic(days=140, seed=seed, noise=8.0), 14, folds=3, model="prophet", interval_width=0.8)
+        cover.append(m["coverage"])
+    assert 0.65 <= float(np.mean(cover)) <= 0.95
+
+
+def test_baseline_wins_and_is_said_when_prophet_loses():
+    # a pure weekly pattern with a level break in the last weeks: last week's values win
+    ds = pd.date_range("2025-01-06", periods=84)
+    y = np.tile([50.0, 10, 10, 10, 10, 10, 80], 12)
+    y[-28:] *= 3
+    fc = F.forecast(pd.DataFrame({"ds": ds, "y": y}), 7, folds=3)
+    acc = fc.accuracy.set_index("model")
+    assert acc.loc["seasonal_naive", "wape"] < acc.loc["prophet", "wape"]
+    assert fc.model == "seasonal_naive"
+    assert "Prophet lost to it" in fc.note
+    assert fc.accuracy["chosen"].tolist() == [False, True]
+
+
+def test_bad_arguments_are_typed_errors():
+    h = synthetic(days=30)
+    with pytest.raises(ConfigError):
+        F.forecast(h, 0)
+    with pytest.raises(ConfigError):
+        F.forecast(h, 7, models=("arima",))
+    with pytest.raises(ConfigError):
+        F.forecast(h.iloc[:0], 7)
+
+
+def test_short_history_has_no_backtest_and_says_so():
+    fc = F.forecast(synthetic(days=20), 7, models=("seasonal_naive",))
+    assert "too short" in fc.note and fc.accuracy["folds"].tolist() == [0]
+
+
+def test_forecast_many_in_two_processes_matches_one():
+    s = pd.concat([synthetic(days=56, seed=i).assign(key=f"s{i}") for i in range(3)])
+    one = F.forecast_many(s, horizon=7, folds=2, models=("seasonal_naive",), processes=1)
+    two = F.forecast_many(s, horizon=7, folds=2, models=("seasonal_naive",), processes=2)
+    pd.testing.assert_frame_equal(one.forecasts, two.forecasts)
+    assert sorted(one.summary()["key"]) == ["s0", "s1", "s2"]
+
+
+def _tokens(model="gpt-4o", days=28, tokens=1_000_000):
+    return pd.DataFrame({"ProviderName": "OpenAI", "x_ModelProvider": "openai", "x_Model": model,
+                         "x_TokenType": ["input", "output"] * days,
+                         "ds": np.repeat(pd.date_range("2025-07-07", periods=days), 2),
+                         "x_Tokens": [Decimal(tokens)] * (2 * days), "x_Requests": None})
+
+
+def test_driver_forecast_prices_volume_and_follows_a_model_switch():
+    t = _tokens()
+    base = F.driver_forecast(tokens=t, horizon=3, folds=1, models=("seasonal_naive",))
+    assert len(base) == 6 and (base["x_Tokens"] == 1_000_000).all()
+    by = base.groupby("x_TokenType")["x_PricedCost"].first()
+    assert by["input"] == Decimal("2.5") and by["output"] == Decimal("10")  # gpt-4o $2.50 / $10 per MTok
+    mini = F.driver_forecast(tokens=t, horizon=3, folds=1, models=("seasonal_naive",), as_model="gpt-4o-mini")
+    by = mini.groupby("x_TokenType")["x_PricedCost"].first()
+    assert by["input"] == Decimal("0.15") and by["output"] == Decimal("0.6")
+    grown = F.driver_forecast(tokens=t, horizon=3, folds=1, models=("seasonal_naive",), growth=0.1)
+    assert (grown["x_Tokens"] == 1_100_000).all()
+
+
+def test_daily_series_fills_gaps_and_sums_exactly(tmp_path):
+    from aifinops.ingest import ingest
+    from aifinops.ledger import Ledger
+
+    f = tmp_path / "f.csv"
+    f.write_text("BilledCost,ChargePeriodStart,BillingCurrency,ChargeCategory,ProviderName,ServiceName\n"
+                 "0.1,2025-03-01,USD,Usage,AWS,EC2\n0.2,2025-03-01,USD,Usage,AWS,EC2\n"
+                 "1.5,2025-03-03,USD,Usage,OpenAI,API\n")
+    ingest([f], tmp_path / "led")
+    s = F.daily_series(Ledger(tmp_path / "led"))
+    assert s["cost"].tolist() == [Decimal("0.3"), Decimal(0), Decimal("1.5")]
+    by = F.daily_series(Ledger(tmp_path / "led"), "ProviderName")
+    assert by.groupby("key")["cost"].sum().to_dict() == {"AWS": Decimal("0.3"), "OpenAI": Decimal("1.5")}
+    with pytest.raises(ConfigError):
+        F.daily_series(Ledger(tmp_path / "led"), "NoSuchColumn")
