@@ -22,10 +22,8 @@ Where a DuckDB function has no Spark twin through sqlglot, :func:`to_spark_sql` 
 
 Example:
     >>> from aifinops.spark import to_spark_sql
-    >>> to_spark_sql("SELECT regexp_matches(\\"u\\", '^a') AND json_valid(\\"t\\") FROM x")
-    "SELECT `u` RLIKE '^a' AND (NOT GET_JSON_OBJECT(`t`, '$') IS NULL) FROM x"
-    >>> to_spark_sql("SELECT json_extract_string(t, '$.\\"team\\"'), element_at(m, 'k')[1] FROM x")
-    "SELECT GET_JSON_OBJECT(t, '$[\\\\'team\\\\']'), ELEMENT_AT(m, 'k') FROM x"
+    >>> to_spark_sql("SELECT json_valid(t), element_at(m, 'k')[1], strftime(d, '%Y-%m') FROM x")
+    "SELECT (NOT GET_JSON_OBJECT(t, '$') IS NULL), ELEMENT_AT(m, 'k'), DATE_FORMAT(d, 'yyyy-MM') FROM x"
 """
 
 from __future__ import annotations
