@@ -647,7 +647,12 @@ def main_alerts(argv: Sequence[str] | None = None) -> int:
     above ``--severity`` fired; 2 on a configuration error.
 
     Example:
-        >>> main_alerts(["--help"])  # doctest: +SKIP
+        >>> import tempfile, os
+        >>> from aifinops.report import open_ledger
+        >>> out = os.path.join(tempfile.mkdtemp(), "alerts.json")
+        >>> main_alerts(["--ledger", str(open_ledger("", inputs=None).path), "--out", out, "--fail-on-alert"])  # doctest: +ELLIPSIS
+        0 alert(s) -> ...
+        0
     """
     ap = argparse.ArgumentParser(prog="aifinops alerts", description=main_alerts.__doc__.splitlines()[0])
     ap.add_argument("--ledger", required=True, help="ledger folder")
