@@ -181,13 +181,18 @@ class _Pipeline:
         allowed = " ".join([
             f"WHEN \"ChargeCategory\" NOT IN ({', '.join(lit(v) for v in schema.CHARGE_CATEGORIES)}) "
             f"THEN {lit('value' + chr(9) + 'ChargeCategory' + chr(9))} || \"ChargeCategory\"",
-            f"WHEN \"Tags\" IS NOT NULL AND NOT json_valid(\"Tags\") THEN {lit('value' + chr(9) + 'Tags' + chr(9))} || \"Tags\"",
             "WHEN \"BillingCurrency\" IS NOT NULL AND NOT regexp_matches(\"BillingCurrency\", '^[A-Z]{3}$') "
             f"THEN {lit('value' + chr(9) + 'BillingCurrency' + chr(9))} || \"BillingCurrency\"",
         ])
+        #: Tags must be valid JSON. Tags have few distinct values, so the check runs once per
+        #: distinct value in the tag lookup (``__tbad``), not once per row in ``base``.
+        self.tags_bad = "(\"Tags\" IS NOT NULL AND NOT json_valid(\"Tags\"))"
+        tags_reason = f"{lit('value' + chr(9) + 'Tags' + chr(9))} || \"Tags\""
         self.base = f"SELECT *, COALESCE(__reason0, CASE {req} {allowed} END) AS __reason FROM ({m_sql}) AS __m"
-        #: the same with the raw source record as JSON (``__raw``), for the quarantine
-        self.base_raw = f"SELECT *, COALESCE(__reason0, CASE {req} {allowed} END) AS __reason FROM ({self.base_raw_m}) AS __m"
+        #: every check, Tags included, with the raw source record as JSON (``__raw``): the quarantine
+        self.base_raw = (f"SELECT *, COALESCE(__reason0, CASE {req} {allowed} WHEN {self.tags_bad} THEN {tags_reason} "
+                         f"END) AS __reason FROM ({self.base_raw_m}) AS __m")
+        self._tags_reason = tags_reason
 
         types = dict(self.col_types, **{k: "VARCHAR" for k in self.extras})
         self.rules = [r for r in load_rules() if r.field in types]
@@ -201,7 +206,8 @@ class _Pipeline:
 
     def tag_lookup(self, rel: str) -> str:
         attrs = ", ".join(f"{e} AS {q('__t_' + c)}" for c, e in self.tag_exprs.items())
-        return f"SELECT \"Tags\" AS __tk{', ' + attrs if attrs else ''} FROM (SELECT DISTINCT \"Tags\" FROM ({rel})) AS __d"
+        return (f"SELECT \"Tags\" AS __tk, CASE WHEN {self.tags_bad} THEN {self._tags_reason} END AS __tbad"
+                f"{', ' + attrs if attrs else ''} FROM (SELECT DISTINCT \"Tags\" FROM ({rel})) AS __d")
 
     def class_lookup(self, rel: str) -> str:
         keys = ", ".join(q(k) for k in self.class_keys)
@@ -221,7 +227,7 @@ class _Pipeline:
         sel += [f"b.{q(c)}" for c in self.extras]
         sel.append(f"COALESCE(strftime(b.\"BillingPeriodStart\", '%Y-%m'), 'unknown') AS {q(schema.PARTITION_COLUMN)}")
         on_k = " AND ".join(f"b.{q(k)} IS NOT DISTINCT FROM k.{q(k)}" for k in self.class_keys)
-        return (f"SELECT b.__seq, b.__row, b.__reason, {', '.join(sel)} FROM ({base}) AS b "
+        return (f"SELECT b.__seq, b.__row, COALESCE(b.__reason, t.__tbad) AS __reason, {', '.join(sel)} FROM ({base}) AS b "
                 f"LEFT JOIN ({tags}) AS t ON b.\"Tags\" IS NOT DISTINCT FROM t.__tk "
                 f"LEFT JOIN ({classes}) AS k ON {on_k}")
 
@@ -412,7 +418,9 @@ def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan
             f"CREATE TEMP TABLE chk AS SELECT __reason IS NULL AS __ok, {', '.join(group)}, "
             f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period, count(*) AS __n"
             f"{''.join(', ' + x for x in sums)} FROM ({pipe.base}) AS __p GROUP BY ALL")
-        con.execute(f"CREATE TEMP TABLE tagl AS {pipe.tag_lookup('SELECT * FROM chk WHERE __ok')}")
+        con.execute(f"CREATE TEMP TABLE tagl AS {pipe.tag_lookup('SELECT * FROM chk')}")
+        # rows whose Tags are not valid JSON are quarantined too (checked per distinct value)
+        con.execute("UPDATE chk SET __ok = false WHERE __ok AND \"Tags\" IN (SELECT __tk FROM tagl WHERE __tbad IS NOT NULL)")
         con.execute(f"CREATE TEMP TABLE clsl AS {pipe.class_lookup('SELECT * FROM chk WHERE __ok')}")
     except duckdb.Error as exc:
         raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc

@@ -202,3 +202,12 @@ def test_garbage_files_only_typed_errors(tmp_path_factory, blob):
     if r.status == "rejected":
         assert isinstance(r.error, (FormatError, AifinopsError))
         assert Ledger(tmp / "ledger").data_files() == []
+
+
+def test_invalid_tags_quarantined_on_ingest(tmp_path, ledger_dir):
+    f = write(tmp_path / "tj.csv", '1,1,2025-01-01,USD,Usage,S3,"{""team"": ""a""}"\n2,2,2025-01-01,USD,Usage,S3,{bad\n')
+    r = ingest([f], ledger_dir).files[0]
+    assert (r.rows, r.quarantined) == (1, 1)
+    assert r.errors[0].column == "Tags" and r.errors[0].row == 2
+    billed = next(x for x in r.recon if x["column"] == "BilledCost")
+    assert (billed["ledger_total"], billed["quarantined_total"]) == (Decimal(1), Decimal(2))
