@@ -7,7 +7,7 @@ They are not billing exports: folder ingest must skip ``business/``. Per month:
   month; a customer's seat count is fixed by its number), ``requests`` (the truth's model
   requests), ``conversations`` (requests / 4), ``successful_outcomes`` (a fixed success rate
   per feature), ``revenue`` (a monthly list price per customer and feature, USD),
-  ``hours_saved`` (minutes saved per outcome) and ``hourly_rate`` (USD 60);
+  ``hours_saved`` (:data:`MINUTES_SAVED` per 100 outcomes) and ``hourly_rate`` (USD 60);
 - per team: ``active_users`` (the team's features' users) and, for ``data-science``,
   ``gpu_busy_hours``: its GPU-hours minus the runaway job's (idle) hours;
 - FX: monthly EUR->USD (1 / :data:`~aifinops.samples.truth.EUR_PER_USD`) and USD->EUR rates.
@@ -39,9 +39,9 @@ FEATURE_PRICE = {"chat-assistant": 4000, "semantic-search": 3000, "doc-summarize
 #: share of requests that end in a successful outcome
 SUCCESS_RATE = {"chat-assistant": "0.55", "semantic-search": "0.70", "doc-summarizer": "0.90",
                 "support-triage": "0.62", "code-review": "0.80"}
-#: staff minutes saved per successful outcome
-MINUTES_SAVED = {"chat-assistant": 2, "semantic-search": 1, "doc-summarizer": 12, "support-triage": 9,
-                 "code-review": 15}
+#: staff minutes saved per 100 successful outcomes (most outcomes save seconds, a few save a task)
+MINUTES_SAVED = {"chat-assistant": 10, "semantic-search": 2, "doc-summarizer": 300, "support-triage": 240,
+                 "code-review": 600}
 HOURLY_RATE = 60
 
 
@@ -73,7 +73,7 @@ def write(truth: pd.DataFrame, out_dir) -> list[Path]:
             users = sum(_seats(c) for c in custs)
             req = Decimal(int(tf["requests"].fillna(0).sum()))
             outcomes = _int(req * Decimal(SUCCESS_RATE[feat]))
-            hours = _int(outcomes * MINUTES_SAVED[feat] / Decimal(60))
+            hours = _int(outcomes * MINUTES_SAVED[feat] / Decimal(6000))
             rows += [
                 (m, "feature", feat, "active_users", users, "users"),
                 (m, "feature", feat, "requests", req, "requests"),
