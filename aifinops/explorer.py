@@ -360,9 +360,10 @@ class Explorer:
         for w in self.controls.values():
             w.observe(self._changed, names="value")
         c = self.controls
+        wrap = widgets.Layout(flex_flow="row wrap")
         self.widget = widgets.VBox([
-            widgets.HBox([c["start"], c["end"], c["metric"], c["by"], c["top_n"]]),
-            widgets.HBox([c[col] for col in FILTERS]),
+            widgets.HBox([c["start"], c["end"], c["metric"], c["by"], c["top_n"]], layout=wrap),
+            widgets.HBox([c[col] for col in FILTERS], layout=wrap),
             self.status, self.trend, self.top, self.table,
         ])
 
