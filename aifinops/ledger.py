@@ -59,6 +59,18 @@ def _fsync_write(path: Path, text: str) -> None:
             os.close(dfd)
 
 
+def _pop_entries(manifest: dict, hashes: list[str]) -> list[str]:
+    """Remove entries from ``manifest``; return the ledger-relative files they owned."""
+    files: list[str] = []
+    for h in hashes:
+        old = manifest["files"].pop(h, None)
+        if old:
+            files.extend(old.get("files", []))
+            if old.get("quarantine_file"):
+                files.append(old["quarantine_file"])
+    return files
+
+
 def to_frame(rel) -> pd.DataFrame:
     """A DuckDB result as pandas with DECIMAL kept exact (``decimal.Decimal`` objects; DuckDB's
     own ``.df()`` would turn them into floats) and timestamps as UTC datetimes."""
@@ -152,13 +164,7 @@ class Ledger:
         (by hash). ``added`` pairs a staged file with its path relative to the ledger.
         Call under :meth:`lock`."""
         manifest = self.manifest
-        remove: list[str] = []
-        for h in replaces:
-            old = manifest["files"].pop(h, None)
-            if old:
-                remove.extend(old.get("files", []))
-                if old.get("quarantine_file"):
-                    remove.append(old["quarantine_file"])
+        remove = _pop_entries(manifest, replaces)
         manifest["files"][entry["hash"]] = entry
         journal = {
             "add": [[str(src.relative_to(self.path)), dst] for src, dst in added],
@@ -171,15 +177,9 @@ class Ledger:
     def drop(self, hashes: list[str]) -> None:
         """Atomically remove source files' entries and rows (by hash). Call under :meth:`lock`."""
         manifest = self.manifest
-        remove: list[str] = []
-        for h in hashes:
-            old = manifest["files"].pop(h, None)
-            if old:
-                remove.extend(old.get("files", []))
-                if old.get("quarantine_file"):
-                    remove.append(old["quarantine_file"])
-        _fsync_write(self.journal_path, json.dumps({"add": [], "remove": remove, "manifest": manifest}))
-        self._apply(json.loads(self.journal_path.read_text(encoding="utf-8")))
+        journal = {"add": [], "remove": _pop_entries(manifest, hashes), "manifest": manifest}
+        _fsync_write(self.journal_path, json.dumps(journal))
+        self._apply(journal)
 
     # -- reading -------------------------------------------------------------------
     @property
