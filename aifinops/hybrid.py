@@ -67,6 +67,12 @@ __all__ = [
     "tornado",
     "recommendation",
     "measured_utilization",
+    "overall_utilization",
+    "resolve_utilization",
+    "MODEL_INPUTS",
+    "tco_chart",
+    "telemetry",
+    "ONPREM_FORMATS",
     "hybrid_sheets",
     "tornado_chart",
     "cost_per_gpu_hour_chart",
@@ -246,6 +252,10 @@ class OnPremModel:
         return df
 
 
+#: the names of the model's inputs (notebook parameters of the same names override the YAML)
+MODEL_INPUTS: tuple[str, ...] = tuple(f.name for f in fields(OnPremModel))
+
+
 def _utilization(u: Decimal | float | str) -> Decimal:
     d = _d(u, "utilization")
     if d < 0 or d > 1:
@@ -257,7 +267,8 @@ def _utilization(u: Decimal | float | str) -> Decimal:
 
 def load_model(path: str | Path | None = None, **overrides: Any) -> OnPremModel:
     """An :class:`OnPremModel` from a YAML file (``templates/onprem.yaml`` layout: a mapping
-    of input names, optionally under ``onprem:``) and keyword overrides (``None`` ignored).
+    of input names, optionally under ``onprem:``) and keyword overrides (``None`` and ``""``
+    ignored, so notebook parameters left empty keep the file's value).
 
     Raises:
         ConfigError: unreadable YAML, unknown or non-numeric inputs (naming the file and key).
@@ -282,7 +293,7 @@ def load_model(path: str | Path | None = None, **overrides: Any) -> OnPremModel:
         if not isinstance(loaded, dict):
             raise ConfigError("'onprem' must be a mapping", file=src, column="onprem")
         data.update({k: v for k, v in loaded.items() if k not in ("sensitivity",)})
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    data.update({k: v for k, v in overrides.items() if v is not None and v != ""})
     known = {f.name: f for f in fields(OnPremModel)}
     unknown = sorted(set(data) - set(known))
     if unknown:
@@ -333,10 +344,18 @@ def load_rates(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def select_rates(rates: pd.DataFrame, gpu_model: str, as_of: date | str | None = None) -> pd.DataFrame:
-    """For one GPU model, the latest rate on or before ``as_of`` per (provider, pricing)."""
+    """For one GPU model, the latest rate on or before ``as_of`` (a date, or a billing period
+    ``YYYY-MM`` meaning its last day) per (provider, pricing)."""
     df = rates[rates["gpu_model"].str.upper() == gpu_model.upper()]
-    if as_of is not None:
-        d = date.fromisoformat(str(as_of)[:10])
+    if as_of is not None and str(as_of) != "":
+        text = str(as_of)[:10]
+        if len(text) == 7:  # a billing period: its last day
+            d = pd.Period(text, freq="M").end_time.date()
+        else:
+            try:
+                d = date.fromisoformat(text)
+            except ValueError:
+                raise ConfigError(f"bad date {as_of!r} (YYYY-MM-DD or YYYY-MM)", column="as_of") from None
         df = df[df["as_of"] <= d]
     if df.empty:
         return df.copy()
@@ -524,29 +543,62 @@ def _pct(x: Decimal) -> str:
 
 # -- from the ledger -----------------------------------------------------------------------
 
+#: ledger formats whose x_GpuHours are allocations of the on-prem cluster
+ONPREM_FORMATS = ("slurm-sacct", "opencost-allocation")
+
+
 def measured_utilization(ledger, model: OnPremModel, period: str | None = None,
-                         source_format: str = "slurm-sacct") -> pd.DataFrame:
-    """Monthly GPU-hours used on-prem (summed in the engine from ``source_format`` rows)
-    against the model's capacity: columns ``x_BillingPeriod, gpu_hours, capacity_hours,
-    utilization``."""
+                         source_formats: tuple[str, ...] = ONPREM_FORMATS) -> pd.DataFrame:
+    """Monthly GPU-hours allocated on-prem (``x_GpuHours`` of ``source_formats`` rows, summed in
+    the engine) against the model's capacity: columns ``x_BillingPeriod, gpu_hours,
+    capacity_hours, utilization`` (capped at 1)."""
     from .sql import lit
 
-    where = f"x_SourceFormat = {lit(source_format)}"
+    where = f"x_SourceFormat IN ({', '.join(lit(f) for f in source_formats)}) AND x_GpuHours IS NOT NULL"
     if period:
         where += f" AND x_BillingPeriod = {lit(period)}"
-    df = ledger.query(f"SELECT x_BillingPeriod, SUM(x_GpuHours) AS gpu_hours, "
-                      f"MIN(ChargePeriodStart) AS first_start FROM ledger WHERE {where} "
+    df = ledger.query(f"SELECT x_BillingPeriod, SUM(x_GpuHours) AS gpu_hours FROM ledger WHERE {where} "
                       f"GROUP BY x_BillingPeriod ORDER BY x_BillingPeriod")
-    caps, utils = [], []
-    for p, gh in zip(df["x_BillingPeriod"], df["gpu_hours"]):
-        days = pd.Period(p, freq="M").days_in_month
-        cap = Decimal(model.gpus * 24 * days)
-        caps.append(cap)
-        utils.append(min(Decimal(gh or 0) / cap, Decimal(1)))
-    df = df.drop(columns=["first_start"])
+    caps = [Decimal(model.gpus * 24 * pd.Period(p, freq="M").days_in_month) for p in df["x_BillingPeriod"]]
     df["capacity_hours"] = caps
-    df["utilization"] = utils
+    df["utilization"] = [min(Decimal(g or 0) / c, Decimal(1)) for g, c in zip(df["gpu_hours"], caps)]
     return df
+
+
+def resolve_utilization(value: Any, monthly: pd.DataFrame, fallback: Decimal = Decimal("0.6")
+                        ) -> tuple[Decimal, str]:
+    """The utilization to model and where it came from: ``value`` if given (not ``""``/None),
+    else the measured overall utilization of ``monthly``, else ``fallback``."""
+    if value is not None and value != "":
+        return _utilization(value), "parameter"
+    measured = overall_utilization(monthly)
+    if measured is not None:
+        return measured, f"measured ({monthly['x_BillingPeriod'].min()} to {monthly['x_BillingPeriod'].max()})"
+    return _utilization(fallback), "assumed (no on-prem GPU-hours in the ledger)"
+
+
+def overall_utilization(monthly: pd.DataFrame) -> Decimal | None:
+    """GPU-hours over capacity hours of a :func:`measured_utilization` frame (``None`` if empty)."""
+    if monthly.empty:
+        return None
+    cap = sum(monthly["capacity_hours"], Decimal(0))
+    return min(sum((Decimal(g or 0) for g in monthly["gpu_hours"]), Decimal(0)) / cap, Decimal(1))
+
+
+def telemetry(ledger, period: str | None = None) -> pd.DataFrame:
+    """Daily DCGM telemetry (``dcgm-samples`` rows): observed and busy GPU-hours, busy share
+    and energy in kWh, summed exactly in the engine."""
+    from .sql import lit
+
+    where = "x_SourceFormat = 'dcgm-samples'"
+    if period:
+        where += f" AND x_BillingPeriod = {lit(period)}"
+    return ledger.query(
+        "SELECT CAST(ChargePeriodStart AS DATE) AS day, x_GpuModel, SUM(ConsumedQuantity) AS observed_gpu_hours, "
+        "SUM(TRY_CAST(x_GpuBusyHours AS DECIMAL(38,18))) AS busy_gpu_hours, "
+        "SUM(TRY_CAST(x_EnergyKWh AS DECIMAL(38,18))) AS it_kwh, "
+        "SUM(TRY_CAST(x_GpuBusyHours AS DECIMAL(38,18))) / NULLIF(SUM(ConsumedQuantity), 0) AS busy_share "
+        f"FROM ledger WHERE {where} GROUP BY ALL ORDER BY day")
 
 
 def hybrid_sheets(model: OnPremModel, utilization: Decimal | float | str, rates: pd.DataFrame,
@@ -618,3 +670,16 @@ def cost_per_gpu_hour_chart(model: OnPremModel, rates: pd.DataFrame, steps: int 
         y=alt.Y("rate:Q", title=f"{model.currency} per GPU-hour", scale=alt.Scale(type="log")),
         color=alt.Color("option:N", title=None),
     ).properties(title=f"{model.gpu_model}: own vs rent", width=480)
+
+
+def tco_chart(df: pd.DataFrame, currency: str = "USD"):
+    """Cumulative cash out by year: on-prem vs cloud."""
+    import altair as alt
+
+    rows = []
+    for r in df.itertuples(index=False):
+        rows.append({"year": int(r.year), "option": "on-prem", "cumulative": float(r.onprem_cumulative)})
+        rows.append({"year": int(r.year), "option": "cloud", "cumulative": float(r.cloud_cumulative)})
+    return alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
+        x=alt.X("year:O", title="year"), y=alt.Y("cumulative:Q", title=f"cumulative cash out ({currency})"),
+        color=alt.Color("option:N", title=None)).properties(title="TCO: cumulative cash flow", width=480)
