@@ -327,6 +327,9 @@ def ingest(paths, ledger_dir: str | Path, *, format: str | None = None, tag_map:
 
 #: files a folder ingest skips: the sample generator's manifest and ground-truth table, docs, config
 NOT_EXPORTS = frozenset({"MANIFEST.json", "ground_truth.parquet"})
+#: folders a folder ingest skips: business inputs (KPIs, FX rates, GPU rate tables) that the
+#: metrics read directly and that are not billing or usage exports
+NOT_EXPORT_DIRS = frozenset({"business"})
 
 
 def _expand(paths) -> list[Path]:
@@ -337,7 +340,8 @@ def _expand(paths) -> list[Path]:
         if p.is_dir():
             out.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")
                               and f.suffix.lower() not in (".md", ".txt", ".yaml", ".yml")
-                              and f.name not in NOT_EXPORTS))
+                              and f.name not in NOT_EXPORTS
+                              and not NOT_EXPORT_DIRS & set(f.relative_to(p).parts[:-1])))
         else:
             out.append(p)
     return out

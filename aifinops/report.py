@@ -117,6 +117,11 @@ class ReportError(AifinopsError, RuntimeError):
 # configuration
 # -----------------------------------------------------------------------------------------
 
+#: inputs a report skips by default: docs, config, the sample generator's manifest and truth,
+#: and business inputs (KPIs, FX, rate tables) that are not exports (file names or paths from root)
+DEFAULT_EXCLUDE = ("*.md", "*.txt", "*.yaml", "*.yml", "MANIFEST.json", "ground_truth.parquet", "*/business/*")
+
+
 @dataclass(frozen=True)
 class ReportConfig:
     """A report run's configuration, paths resolved.
@@ -144,7 +149,7 @@ class ReportConfig:
     path: Path
     root: Path
     inputs: list[str]
-    exclude: list[str] = field(default_factory=lambda: ["*.md", "*.txt", "*.yaml", "*.yml", "MANIFEST.json", "ground_truth.parquet"])
+    exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
     ledger: Path = Path("ledger")
     output: Path = Path("reports")
     period: str | None = None
@@ -245,7 +250,7 @@ def load_config(path: str | Path) -> ReportConfig:
     return ReportConfig(
         path=path, root=root,
         inputs=_list("inputs", ["data_samples/**"]),
-        exclude=_list("exclude", ["*.md", "*.txt", "*.yaml", "*.yml", "MANIFEST.json", "ground_truth.parquet"]),
+        exclude=_list("exclude", list(DEFAULT_EXCLUDE)),
         ledger=_path("ledger", "ledger"),
         output=_path("output", "reports"),
         period=_period(data.get("period"), where),
@@ -276,7 +281,9 @@ def _expand_inputs(cfg: ReportConfig) -> list[Path]:
             for f in cands:
                 if not f.is_file() or f.name.startswith("."):
                     continue
-                if any(fnmatch.fnmatch(f.name, x) for x in cfg.exclude):
+                rel = f.resolve().relative_to(cfg.root.resolve()).as_posix() if f.resolve().is_relative_to(
+                    cfg.root.resolve()) else f.name
+                if any(fnmatch.fnmatch(f.name, x) or fnmatch.fnmatch(rel, x) for x in cfg.exclude):
                     continue
                 files[str(f.resolve())] = f.resolve()
     return [files[k] for k in sorted(files)]
