@@ -207,3 +207,72 @@ def test_hybrid_sheets_and_charts():
     assert spec["mark"]["type"] == "bar"
     spec = hybrid.cost_per_gpu_hour_chart(m, rates).to_dict()
     assert spec["mark"]["type"] == "line"
+
+
+# -- from the ledger -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def onprem_ledger(tmp_path_factory):
+    """A ledger of three days of the sample company's on-prem exports."""
+    from aifinops.ingest import ingest
+    from aifinops.samples import onprem as onprem_sample
+    from aifinops.samples.truth import ground_truth
+
+    t = ground_truth(months=1)
+    t = t[t["date"] < t["date"].min() + pd.Timedelta(days=3)]
+    root = tmp_path_factory.mktemp("hybrid")
+    files = [p for p in onprem_sample.write(t, root / "s") if "onprem" in p.parts]
+    rep = ingest(files, root / "ledger")
+    assert all(f.status == "ok" for f in rep.files)
+    return root / "ledger", t
+
+
+def test_measured_utilization_from_slurm_and_opencost(onprem_ledger):
+    from aifinops.ledger import Ledger
+
+    path, t = onprem_ledger
+    m = hybrid.load_model(REPO / "templates" / "onprem.yaml")
+    monthly = hybrid.measured_utilization(Ledger(path), m)
+    gh = sum(t.loc[t["provider"] == "onprem", "gpu_hours"], D(0))
+    assert list(monthly["x_BillingPeriod"]) == ["2025-06"]
+    assert monthly["gpu_hours"].item() == gh
+    assert monthly["capacity_hours"].item() == D(32 * 24 * 30)
+    assert monthly["utilization"].item() == gh / D(32 * 24 * 30)
+    u, source = hybrid.resolve_utilization("", monthly)
+    assert u == gh / D(32 * 24 * 30) and source.startswith("measured")
+    assert hybrid.resolve_utilization("0.9", monthly) == (D("0.9"), "parameter")
+    assert hybrid.resolve_utilization("", monthly.iloc[0:0])[1].startswith("assumed")
+    tel = hybrid.telemetry(Ledger(path))
+    assert len(tel) == 3 and (tel["observed_gpu_hours"] == D(32 * 24)).all()
+    assert all(0 < s < 1 for s in tel["busy_share"])
+
+
+def test_hybrid_sheets_go_into_the_finance_workbook(tmp_path):
+    import openpyxl
+
+    from aifinops.excel import write_workbook
+
+    m = hybrid.load_model(REPO / "templates" / "onprem.yaml")
+    rates = hybrid.select_rates(hybrid.load_rates(), m.gpu_model, "2026-01")
+    sheets = hybrid.hybrid_sheets(m, "0.75", rates, {"api": D("0.7")})
+    out = write_workbook(tmp_path / "f.xlsx", {"Hybrid TCO": sheets["Hybrid TCO"]}, about={"test": 1},
+                         chart_sheet=None, totals=False)
+    ws = openpyxl.load_workbook(out)["Hybrid TCO"]
+    values = [c.value for row in ws.iter_rows() for c in row if c.value is not None]
+    assert "RECOMMENDATION" in values and "of which idle capacity" in values
+
+
+@pytest.mark.slow
+def test_notebook_06_runs_with_parameters(onprem_ledger, tmp_path):
+    import json
+
+    import papermill as pm
+
+    path, _ = onprem_ledger
+    out = tmp_path / "06.ipynb"
+    pm.execute_notebook(str(REPO / "notebooks" / "06_hybrid_tco.ipynb"), str(out), cwd=str(REPO / "notebooks"),
+                        parameters={"ledger_path": str(path), "model_inputs": {"servers": 2, "pue": "1.2"},
+                                    "years": 3}, progress_bar=False)
+    nb = json.loads(out.read_text())
+    text = json.dumps([o for c in nb["cells"] for o in c.get("outputs", [])])
+    assert "2 x 8 H100" in text and "PUE 1.2" in text and '"ename"' not in text
