@@ -61,7 +61,7 @@ from .errors import AifinopsError, ConfigError
 from .money import trim
 from .sql import lit, q
 
-__all__ = ["DRIVERS", "UNTAGGED", "Rule", "Rules", "Allocation", "ConservationError", "load_rules", "split",
+__all__ = ["DRIVERS", "UNTAGGED", "DEFAULT_FEATURE_RULES", "Rule", "Rules", "Allocation", "ConservationError", "load_rules", "split",
            "allocate"]
 
 #: driver name -> what it splits by
@@ -78,6 +78,16 @@ _USAGE = {"tokens": "x_Tokens", "requests": "x_Requests", "gpu_hours": "x_GpuHou
 UNTAGGED = "(untagged)"
 _KEYS = ("rules", "target", "cost_column", "places", "cost_centers")
 _RULE_KEYS = ("name", "pool", "driver", "targets", "shares", "kpi", "driver_where", "description")
+
+
+#: rules giving AI spend that carries no feature (LLM API invoices) to features, in proportion
+#: to the tokens the gateway logs saw per feature (gateway rows carry feature metadata)
+DEFAULT_FEATURE_RULES: dict = {
+    "target": "x_Feature",
+    "rules": [{"name": "unfeatured-ai-by-gateway-tokens",
+               "pool": {"x_Feature": None, "ServiceCategory": "AI and Machine Learning"},
+               "driver": "tokens", "driver_where": "x_CostAuthority = 'estimate'"}],
+}
 
 
 class ConservationError(AifinopsError, ArithmeticError):

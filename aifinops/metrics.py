@@ -32,7 +32,7 @@ from .money import trim
 from .sql import lit, q
 
 __all__ = ["Metric", "METRICS", "MEASURES", "USAGE_SOURCES", "BRIDGE_PARTS", "aggregate", "unit_economics",
-           "roi", "variance_bridge", "commitments"]
+           "roi", "variance_bridge", "commitments", "previous_period", "wide", "finance_sheets"]
 
 D = Decimal
 _Q = D("1e-12")
@@ -414,8 +414,7 @@ def variance_bridge(ledger, current: str, previous: str | None = None, *, by: st
         one row per part and a final ``change`` row; ``sum(parts) == change`` exactly.
     """
     if previous is None:
-        y, m = map(int, current.split("-"))
-        previous = f"{y - (m == 1)}-{12 if m == 1 else m - 1:02d}"
+        previous = previous_period(current)
     if source not in ("billed", "gateway"):
         raise ConfigError("source must be billed or gateway", column="source")
     dims = [by] if by else []
@@ -593,3 +592,58 @@ def commitments(ledger, by=("CommitmentDiscountId",), period=None) -> pd.DataFra
             "covered_cost", "usage_cost", "coverage_pct", "purchase_cost", "list_cost", "contracted_cost",
             "negotiated_savings", "commitment_savings", "total_savings", "effective_savings_rate_pct"]
     return pd.DataFrame(rows, columns=cols)
+
+
+# -- report helpers ---------------------------------------------------------------------------------
+
+def previous_period(period: str) -> str:
+    """The billing period before ``period``.
+
+    >>> previous_period("2026-01")
+    '2025-12'
+    """
+    y, m = map(int, period.split("-"))
+    return f"{y - (m == 1)}-{12 if m == 1 else m - 1:02d}"
+
+
+def wide(ue: pd.DataFrame, metrics=None) -> pd.DataFrame:
+    """A tidy :func:`unit_economics` frame as one column per metric (for display).
+
+    >>> t = pd.DataFrame({"period": ["2025-01"] * 2, "x_Team": ["a", "a"], "currency": ["USD"] * 2,
+    ...                   "metric": ["cost", "cost_per_request"], "value": [D(4), D("0.5")],
+    ...                   "numerator": [D(4), D(4)], "denominator": [None, D(8)], "unit": ["USD", "USD / request"]})
+    >>> wide(t).columns.tolist()
+    ['period', 'x_Team', 'currency', 'cost', 'cost_per_request']
+    """
+    keys = [c for c in ue.columns if c not in ("metric", "value", "numerator", "denominator", "unit")]
+    names = [m for m in (metrics or METRICS) if m in set(ue["metric"])]
+    rows: dict[tuple, dict] = {}
+    for r in ue[ue["metric"].isin(names)].to_dict("records"):
+        k = tuple(r[c] for c in keys)
+        rows.setdefault(k, {c: r[c] for c in keys})[r["metric"]] = r["value"]
+    out = pd.DataFrame(list(rows.values()), columns=[*keys, *names])
+    for n in names:
+        out[n] = out[n].astype(object).where(out[n].notna(), None)
+    return out
+
+
+def finance_sheets(ledger, period: str, *, allocation=None, kpis: pd.DataFrame | None = None, fx=None,
+                   currency: str | None = None) -> dict[str, pd.DataFrame]:
+    """Workbook sheets of this module for one billing period (exact Decimals): ``Showback``,
+    ``Chargeback``, ``Allocation trace`` (with an allocation), ``Unit economics`` (per team),
+    ``ROI`` (per feature, with KPIs) and ``Variance bridge`` (against the previous period).
+
+    >>> from aifinops.report import open_ledger
+    >>> list(finance_sheets(open_ledger("", inputs=None), "2025-06"))
+    ['Unit economics', 'Variance bridge']
+    """
+    sheets: dict[str, pd.DataFrame] = {}
+    if allocation is not None:
+        sheets["Showback"] = allocation.showback().query("period == @period").reset_index(drop=True)
+        sheets["Chargeback"] = allocation.chargeback().query("period == @period").reset_index(drop=True)
+        sheets["Allocation trace"] = allocation.trace().query("period == @period").reset_index(drop=True)
+    sheets["Unit economics"] = wide(unit_economics(ledger, "x_Team", period, kpis=kpis, fx=fx, currency=currency))
+    if kpis is not None:
+        sheets["ROI"] = roi(ledger, kpis, "x_Feature", period, fx=fx, currency=currency)
+    sheets["Variance bridge"] = variance_bridge(ledger, period, previous_period(period), fx=fx, currency=currency)
+    return sheets

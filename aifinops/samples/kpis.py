@@ -9,7 +9,8 @@ They are not billing exports: folder ingest must skip ``business/``. Per month:
   per feature), ``revenue`` (a monthly list price per customer and feature, USD),
   ``hours_saved`` (:data:`MINUTES_SAVED` per 100 outcomes) and ``hourly_rate`` (USD 60);
 - per team: ``active_users`` (the team's features' users) and, for ``data-science``,
-  ``gpu_busy_hours``: its GPU-hours minus the runaway job's (idle) hours;
+  ``gpu_busy_hours``: :data:`BUSY_SHARE` of its billed (cloud) GPU-hours, the runaway job's
+  hours counting as idle;
 - FX: monthly EUR->USD (1 / :data:`~aifinops.samples.truth.EUR_PER_USD`) and USD->EUR rates.
 
 Example:
@@ -43,6 +44,8 @@ SUCCESS_RATE = {"chat-assistant": "0.55", "semantic-search": "0.70", "doc-summar
 MINUTES_SAVED = {"chat-assistant": 10, "semantic-search": 2, "doc-summarizer": 300, "support-triage": 240,
                  "code-review": 600}
 HOURLY_RATE = 60
+#: share of a (non-runaway) provisioned GPU-hour that the scheduler saw busy
+BUSY_SHARE = Decimal("0.85")
 
 
 def _seats(customer: str) -> int:
@@ -88,13 +91,14 @@ def write(truth: pd.DataFrame, out_dir) -> list[Path]:
     for (m, team), users in sorted(team_users.items()):
         rows.append((m, "team", team, "active_users", users, "users"))
     runaway = set(events(pd.Timestamp(t["date"].min()).date(), len(months))["runaway"]["days"])
-    ds = t[(t["team"] == "data-science") & t["gpu_hours"].notna()]
+    ds = t[(t["team"] == "data-science") & t["gpu_hours"].notna() & t["cost"].notna()]  # billed GPUs (not on-prem)
     day = pd.to_datetime(ds["date"]).dt.date
     idle = ds["sku"].fillna("").str.contains("p5.48xlarge") & day.isin(runaway)
     for m in months:
         sel = ds[(ds["month"] == m) & ~idle]
         if len(sel):
-            rows.append((m, "team", "data-science", "gpu_busy_hours", sum(sel["gpu_hours"], Decimal(0)), "hours"))
+            busy = (sum(sel["gpu_hours"], Decimal(0)) * BUSY_SHARE).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            rows.append((m, "team", "data-science", "gpu_busy_hours", busy, "hours"))
     kpis = folder / "kpis.csv"
     lines = ["date,dimension,key,metric,value,unit"] + [",".join(str(v) for v in r) for r in rows]
     kpis.write_text("\n".join(lines) + "\n", encoding="utf-8")
