@@ -74,6 +74,7 @@ __all__ = [
     "telemetry",
     "ONPREM_FORMATS",
     "hybrid_sheets",
+    "finance_sheet",
     "tornado_chart",
     "cost_per_gpu_hour_chart",
     "DEFAULT_RATES",
@@ -511,7 +512,8 @@ def tornado(model: OnPremModel, utilization: Decimal | float | str,
 
 
 def recommendation(model: OnPremModel, utilization: Decimal | float | str, rates: pd.DataFrame) -> str:
-    """One sentence: own or rent, against the cheapest cloud rate, stating its assumptions."""
+    """One sentence: own or rent, against the cheapest like-for-like cloud rate (on-demand or
+    reserved; spot capacity can be reclaimed, so it is only mentioned), stating its assumptions."""
     a = model.annual(utilization)
     u = a.utilization
     assumptions = (f"assuming {model.servers} servers x {model.gpus_per_server} {model.gpu_model}, "
@@ -520,12 +522,19 @@ def recommendation(model: OnPremModel, utilization: Decimal | float | str, rates
                    f"{model.electricity_price} {model.currency}/kWh")
     if rates.empty:
         return f"No cloud rate for {model.gpu_model} to compare with ({assumptions})."
-    best = rates.sort_values("usd_per_gpu_hour").iloc[0]
+    firm = rates[~rates["pricing"].str.lower().str.contains("spot")]
+    spot = rates[rates["pricing"].str.lower().str.contains("spot")]
+    best = (firm if not firm.empty else rates).sort_values("usd_per_gpu_hour").iloc[0]
     rate = best["usd_per_gpu_hour"]
     be = break_even_utilization(model, rate)
     cheapest = f"{best['provider']} {best['pricing']} at {rate} {model.currency}/GPU-hour (rates as of {best['as_of']})"
+    if not spot.empty and not firm.empty:
+        s = spot.sort_values("usd_per_gpu_hour").iloc[0]
+        assumptions += (f"; spot ({s['provider']}, {s['usd_per_gpu_hour']} {model.currency}/GPU-hour) is left out "
+                        f"because it can be reclaimed")
     if a.cost_per_gpu_hour is None:
-        return f"Rent: an idle cluster costs {a.total:,.0f} {model.currency} a year for nothing; cheapest cloud is {cheapest}; {assumptions}."
+        return (f"Rent: an idle cluster costs {a.total:,.0f} {model.currency} a year for nothing; cheapest cloud is "
+                f"{cheapest}; {assumptions}.")
     own = a.cost_per_gpu_hour.quantize(Decimal("0.01"))
     if be is None:
         return (f"Rent: on-prem costs {own} {model.currency} per used GPU-hour and never beats {cheapest} even at "
@@ -551,15 +560,25 @@ def measured_utilization(ledger, model: OnPremModel, period: str | None = None,
                          source_formats: tuple[str, ...] = ONPREM_FORMATS) -> pd.DataFrame:
     """Monthly GPU-hours allocated on-prem (``x_GpuHours`` of ``source_formats`` rows, summed in
     the engine) against the model's capacity: columns ``x_BillingPeriod, gpu_hours,
-    capacity_hours, utilization`` (capped at 1)."""
+    capacity_hours, utilization`` (capped at 1). The data's first and last months count
+    capacity only from the first / to the last day with usage (a partial export month)."""
     from .sql import lit
 
     where = f"x_SourceFormat IN ({', '.join(lit(f) for f in source_formats)}) AND x_GpuHours IS NOT NULL"
     if period:
         where += f" AND x_BillingPeriod = {lit(period)}"
-    df = ledger.query(f"SELECT x_BillingPeriod, SUM(x_GpuHours) AS gpu_hours FROM ledger WHERE {where} "
-                      f"GROUP BY x_BillingPeriod ORDER BY x_BillingPeriod")
-    caps = [Decimal(model.gpus * 24 * pd.Period(p, freq="M").days_in_month) for p in df["x_BillingPeriod"]]
+    df = ledger.query(f"SELECT x_BillingPeriod, SUM(x_GpuHours) AS gpu_hours, "
+                      f"MIN(CAST(ChargePeriodStart AS DATE)) AS first_day, MAX(CAST(ChargePeriodStart AS DATE)) AS last_day "
+                      f"FROM ledger WHERE {where} GROUP BY x_BillingPeriod ORDER BY x_BillingPeriod")
+    caps = []
+    for i, (p, first, last) in enumerate(zip(df["x_BillingPeriod"], df["first_day"], df["last_day"])):
+        days = pd.Period(p, freq="M").days_in_month
+        if len(df) and (i == 0 or i == len(df) - 1):  # the data's first/last month may be partial
+            start = pd.Timestamp(first).day if i == 0 else 1
+            end = pd.Timestamp(last).day if i == len(df) - 1 else days
+            days = end - start + 1
+        caps.append(Decimal(model.gpus * 24 * days))
+    df = df.drop(columns=["first_day", "last_day"])
     df["capacity_hours"] = caps
     df["utilization"] = [min(Decimal(g or 0) / c, Decimal(1)) for g, c in zip(df["gpu_hours"], caps)]
     return df
@@ -628,6 +647,17 @@ def hybrid_sheets(model: OnPremModel, utilization: Decimal | float | str, rates:
     sheet = pd.concat(blocks, ignore_index=True)
     sheet = sheet[["section"] + [c for c in sheet.columns if c != "section"]]
     return {"Hybrid TCO": sheet, **parts}
+
+
+def finance_sheet(ledger, period: str | None = None, config_path: str | Path | None = None,
+                  rates_path: str | Path | None = None, api_prices: dict[str, Decimal] | None = None,
+                  years: int = 5) -> dict[str, pd.DataFrame]:
+    """``{"Hybrid TCO": frame}`` for the finance workbook: the model from ``config_path`` (the
+    dataclass defaults if None), utilization measured in ``ledger``, rates as of ``period``."""
+    model = load_model(config_path)
+    u, _ = resolve_utilization(None, measured_utilization(ledger, model))
+    rates = select_rates(load_rates(rates_path), model.gpu_model, period)
+    return {"Hybrid TCO": hybrid_sheets(model, u, rates, api_prices, years)["Hybrid TCO"]}
 
 
 # -- charts --------------------------------------------------------------------------------

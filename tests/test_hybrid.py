@@ -139,14 +139,15 @@ def test_tornado_sorted_and_directional():
 
 def test_recommendation_states_assumptions():
     rates = hybrid.select_rates(hybrid.load_rates(), "H100", "2026-06-01")
-    rates = rates[rates["provider"] == "aws"]  # cheapest: aws spot at 2.95
+    rates = rates[rates["provider"] == "aws"]  # cheapest firm rate: aws reserved_1y at 4.54 (spot 2.95 left out)
     m = hybrid.load_model(REPO / "templates" / "onprem.yaml")
-    assert hybrid.break_even_utilization(m, D("2.95")) is not None
+    assert hybrid.break_even_utilization(m, D("4.54")) > D("0.1")
     high = hybrid.recommendation(m, "0.9", rates)
     low = hybrid.recommendation(m, "0.1", rates)
     assert high.startswith("Own") and low.startswith("Rent")
     for s in (high, low):
         assert "utilization" in s and "depreciation" in s and "PUE" in s and "as of 2026-01-01" in s
+        assert "aws reserved_1y at 4.54" in s and "spot (aws, 2.95 USD/GPU-hour) is left out" in s
     assert hybrid.recommendation(m, 0, rates).startswith("Rent: an idle cluster")
 
 
@@ -236,10 +237,10 @@ def test_measured_utilization_from_slurm_and_opencost(onprem_ledger):
     gh = sum(t.loc[t["provider"] == "onprem", "gpu_hours"], D(0))
     assert list(monthly["x_BillingPeriod"]) == ["2025-06"]
     assert monthly["gpu_hours"].item() == gh
-    assert monthly["capacity_hours"].item() == D(32 * 24 * 30)
-    assert monthly["utilization"].item() == gh / D(32 * 24 * 30)
+    assert monthly["capacity_hours"].item() == D(32 * 24 * 3)  # three days of data
+    assert monthly["utilization"].item() == gh / D(32 * 24 * 3)
     u, source = hybrid.resolve_utilization("", monthly)
-    assert u == gh / D(32 * 24 * 30) and source.startswith("measured")
+    assert u == gh / D(32 * 24 * 3) and source.startswith("measured")
     assert hybrid.resolve_utilization("0.9", monthly) == (D("0.9"), "parameter")
     assert hybrid.resolve_utilization("", monthly.iloc[0:0])[1].startswith("assumed")
     tel = hybrid.telemetry(Ledger(path))
@@ -260,6 +261,17 @@ def test_hybrid_sheets_go_into_the_finance_workbook(tmp_path):
     ws = openpyxl.load_workbook(out)["Hybrid TCO"]
     values = [c.value for row in ws.iter_rows() for c in row if c.value is not None]
     assert "RECOMMENDATION" in values and "of which idle capacity" in values
+
+
+def test_finance_sheet_from_a_ledger(onprem_ledger):
+    from aifinops.ledger import Ledger
+
+    path, _ = onprem_ledger
+    sheet = hybrid.finance_sheet(Ledger(path), "2025-06", REPO / "templates" / "onprem.yaml")["Hybrid TCO"]
+    inputs = sheet[sheet["section"] == "inputs"]
+    assert inputs.loc[inputs["input"] == "rates_as_of", "value"].item() == "2025-06-01"
+    util = D(inputs.loc[inputs["input"] == "utilization", "value"].item())
+    assert D("0.5") < util < D("0.9")
 
 
 @pytest.mark.slow
