@@ -437,7 +437,9 @@ def tco(model: OnPremModel, utilization: Decimal | float | str, cloud_rate: Deci
     Without financing the capex is paid in year 0; with financing it is paid as the annuity
     in years 1..``depreciation_years``. Operating costs (power, colocation, network,
     maintenance, staff, licences) are paid every year; hardware is assumed replaced at the
-    same cost when the depreciation ends, if the horizon is longer.
+    same cost when the depreciation ends, if the horizon is longer. Paid in cash, the book
+    value left at the horizon (straight-line) is credited in the last year
+    (``onprem_residual``); financed, the payments simply stop at the horizon.
     """
     if not 1 <= years <= 10:
         raise ConfigError(f"years must be within 1..10, got {years}", column="years")
@@ -447,16 +449,20 @@ def tco(model: OnPremModel, utilization: Decimal | float | str, cloud_rate: Deci
     rows = []
     cum_o = cum_c = Decimal(0)
     n = model.depreciation_years
+    last = ((years - 1) // n) * n  # the last purchase year (cash)
+    residual = model.capex * (n - (years - last)) / n if model.financing_rate == 0 else Decimal(0)
     for y in range(years + 1):
         if model.financing_rate == 0:
             capital = model.capex if (y % n == 0 and y < years) else Decimal(0)
         else:
             capital = model.annuity() if y >= 1 else Decimal(0)
-        o = capital + (opex if y >= 1 else Decimal(0))
+        credit = residual if y == years else Decimal(0)
+        o = capital - credit + (opex if y >= 1 else Decimal(0))
         c = cloud if y >= 1 else Decimal(0)
         cum_o += o
         cum_c += c
-        rows.append({"year": y, "onprem_capital": capital, "onprem_opex": opex if y >= 1 else Decimal(0),
+        rows.append({"year": y, "onprem_capital": capital, "onprem_residual": -credit,
+                     "onprem_opex": opex if y >= 1 else Decimal(0),
                      "onprem_total": o, "cloud_total": c, "onprem_cumulative": cum_o, "cloud_cumulative": cum_c,
                      "savings_cumulative": cum_c - cum_o})
     df = pd.DataFrame(rows)

@@ -120,6 +120,11 @@ def test_tco_cash_flow_hand_computed():
     assert df["onprem_cumulative"].iloc[-1] == D(26280)
     assert df["cloud_cumulative"].iloc[-1] == D(39420)
     assert df["savings_cumulative"].iloc[-1] == D(13140)
+    assert (df["onprem_residual"] == 0).all()
+    # 4-year hardware over 5 years, cash: bought in years 0 and 4, 3/4 of the second one left
+    cash = hybrid.tco(tiny(depreciation_years=4), "0.5", D(3), years=5)
+    assert list(cash["onprem_capital"]) == [D(8760), 0, 0, 0, D(8760), 0]
+    assert cash["onprem_residual"].iloc[-1] == -D(6570) and cash["onprem_cumulative"].iloc[-1] == D(10950)
     fin = hybrid.tco(full(), "0.5", D(5), years=5)
     assert fin["onprem_capital"].iloc[0] == 0
     assert all(abs(c - full().annuity()) < EPS for c in fin["onprem_capital"].iloc[1:])
