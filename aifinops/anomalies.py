@@ -34,7 +34,7 @@ from . import forecast as _fc
 from . import schema
 from .errors import ConfigError
 
-__all__ = ["METHODS", "USAGE", "DRIVER_DIMENSIONS", "detect", "find_anomalies", "explain", "ai_drivers", "explain_event"]
+__all__ = ["METHODS", "USAGE", "chart", "DRIVER_DIMENSIONS", "detect", "find_anomalies", "explain", "ai_drivers", "explain_event"]
 
 METHODS = ("mad", "interval", "either", "both")
 #: dimensions an anomaly is explained by (those present in the ledger)
@@ -338,3 +338,23 @@ def explain_event(ledger, anomalies: pd.DataFrame, event: int, *, by: str | None
         "drivers: " + ", ".join(parts) if parts else "no driver data")
     return {"key": key, "currency": cur, "days": days, "impact": impact, "drivers": drivers, "ai": ai,
             "summary": summary}
+
+
+def chart(series: pd.DataFrame, anomalies: pd.DataFrame, *, title: str = "Daily cost and anomalies"):
+    """Altair chart: the daily series (``ds``, ``y``) with the anomaly days marked.
+
+    Example:
+        >>> s = pd.DataFrame({"ds": pd.date_range("2025-01-01", periods=60), "y": 1.0})
+        >>> type(chart(s, detect(s))).__name__
+        'LayerChart'
+    """
+    import altair as alt
+
+    s = pd.DataFrame({"ds": pd.to_datetime(series["ds"]), "y": series["y"].map(float)})
+    a = anomalies.rename(columns={"actual": "y"})[["ds", "y", "expected", "impact"]].astype(
+        {"y": float, "expected": float, "impact": float}) if len(anomalies) else pd.DataFrame(
+        {"ds": pd.Series(dtype="datetime64[ns]"), "y": [], "expected": [], "impact": []})
+    line = alt.Chart(s).mark_line().encode(x=alt.X("ds:T", title=None), y=alt.Y("y:Q", title="cost"))
+    pts = alt.Chart(a).mark_point(size=80, filled=True, color="#d62728").encode(
+        x="ds:T", y="y:Q", tooltip=["ds:T", "y:Q", "expected:Q", "impact:Q"])
+    return alt.layer(line, pts).properties(width=620, height=220, title=title)

@@ -51,6 +51,7 @@ __all__ = [
     "forecast_ledger",
     "token_series",
     "driver_forecast",
+    "chart",
 ]
 
 MODELS: tuple[str, ...] = ("prophet", "seasonal_naive")
@@ -630,3 +631,39 @@ def driver_forecast(ledger=None, *, horizon: int = 30, tokens: pd.DataFrame | No
     res["x_PriceCurrency"] = list(priced["x_Tokens"]["x_PriceCurrency"].astype(object))
     res["x_PriceReason"] = list(priced["x_Tokens"]["x_PriceReason"].astype(object))
     return res[out_cols]
+
+
+def chart(fs: ForecastSet, *, title: str = "Daily cost forecast", history_days: int = 120):
+    """Altair chart of a :class:`ForecastSet`: recent history, the forecast of the chosen model
+    and its interval, one panel per series.
+
+    Example:
+        >>> s = pd.DataFrame({"key": ["a"] * 28, "BillingCurrency": "USD", "ds": pd.date_range("2025-01-06", periods=28),
+        ...                   "y": 2.0})
+        >>> fs = forecast_many(s, key=["key", "BillingCurrency"], horizon=7, folds=1, models=("seasonal_naive",))
+        >>> fs.history = s
+        >>> type(chart(fs)).__name__
+        'FacetChart'
+    """
+    import altair as alt
+
+    keys = fs.keys
+    label = lambda df: df[keys].astype(str).agg(" · ".join, axis=1)  # noqa: E731
+    f = fs.forecasts.copy()
+    f["series"] = label(f)
+    f["ds"] = pd.to_datetime(f["ds"])
+    parts = [f[["series", "ds", "yhat", "yhat_lower", "yhat_upper", "model"]].astype(
+        {"yhat": float, "yhat_lower": float, "yhat_upper": float})]
+    h = fs.history
+    if h is not None and len(h):
+        h = h.copy()
+        h["series"] = label(h)
+        h = h[h["ds"] > h["ds"].max() - pd.Timedelta(days=history_days)]
+        parts.append(h[["series", "ds"]].assign(actual=h["y"].astype(float)))
+    data = pd.concat(parts, ignore_index=True)
+    base = alt.Chart(data).encode(x=alt.X("ds:T", title=None))
+    band = base.mark_area(opacity=0.25).encode(y=alt.Y("yhat_lower:Q", title="cost"), y2="yhat_upper:Q")
+    line = base.mark_line(strokeDash=[4, 3]).encode(y="yhat:Q", tooltip=["ds:T", "yhat:Q", "model:N"])
+    act = base.mark_line().encode(y="actual:Q", tooltip=["ds:T", "actual:Q"])
+    return alt.layer(band, line, act).properties(width=520, height=140).facet(
+        row=alt.Row("series:N", title=None), title=title).resolve_scale(y="independent")

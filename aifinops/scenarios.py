@@ -60,6 +60,7 @@ __all__ = [
     "base_usage",
     "run",
     "compare",
+    "chart",
 ]
 
 #: discount assumed for batch tokens when the catalogue has no batch price (OpenAI, Anthropic
@@ -464,3 +465,28 @@ def compare(results: Sequence[ScenarioResult]) -> pd.DataFrame:
         rows.append({"scenario": res.scenario.name, **t})
     return pd.DataFrame(rows)[["scenario", "months", "baseline", "scenario_cost", "change", "change_pct",
                                "p10", "p50", "p90"]]
+
+
+def chart(results: Sequence[ScenarioResult], *, title: str = "Scenario cost per month (P10-P90 band)"):
+    """Altair chart: each scenario's monthly P50 with its P10-P90 band and the flat baseline.
+
+    Example:
+        >>> b = pd.DataFrame({"ProviderName": ["OpenAI"], "x_ModelProvider": ["openai"], "x_Model": ["gpt-4o"],
+        ...                   "x_TokenType": ["input"], "x_Tokens": [Decimal(10**6)]})
+        >>> type(chart([run(Scenario(months=2), base=b, at="2026-01-01")])).__name__
+        'LayerChart'
+    """
+    import altair as alt
+
+    rows = []
+    for r in results:
+        p = r.plan
+        rows.append(pd.DataFrame({"scenario": r.scenario.name, "month": p["month"], "p10": p["p10"].astype(float),
+                                  "p50": p["p50"].astype(float), "p90": p["p90"].astype(float),
+                                  "baseline": p["baseline"].map(float)}))
+    data = pd.concat(rows, ignore_index=True)
+    base = alt.Chart(data).encode(x=alt.X("month:O", title="month ahead"), color=alt.Color("scenario:N"))
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("p10:Q", title="cost"), y2="p90:Q")
+    mid = base.mark_line(point=True).encode(y="p50:Q", tooltip=["scenario:N", "month:O", "p10:Q", "p50:Q", "p90:Q"])
+    flat = alt.Chart(data).mark_rule(strokeDash=[4, 3], color="gray").encode(y="mean(baseline):Q")
+    return alt.layer(band, mid, flat).properties(width=620, height=260, title=title)
