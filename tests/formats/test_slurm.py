@@ -107,3 +107,11 @@ def test_missing_column_is_a_typed_error(tmp_path):
     res = ingest([p], tmp_path / "l", format="slurm-sacct").files[0]
     assert res.status == "rejected" and isinstance(res.error, MissingColumnError)
     assert "AllocTRES" in str(res.error) or "Partition" in str(res.error)
+
+
+def test_unquoted_pipe_output_keeps_quotes_and_commas_literal(tmp_path):
+    p = _sacct(tmp_path, _job().replace("|train|", '|say "hi", ok|'))
+    df = preview(p)
+    assert df["x_QuarantineReason"].isna().all() and df["x_GpuHours"].item() == Decimal(3)
+    assert 'say "hi", ok' in df["ChargeDescription"].item()
+    assert '"job_name":"say \\"hi\\", ok"' in df["Tags"].item()
