@@ -330,7 +330,6 @@ class Explorer:
     def __init__(self, ledger, *, period: str = "", metric: str = "BilledCost", by: str = "ProviderName",
                  top_n: int = 8) -> None:
         alt.JupyterChart.enable_offline()
-        alt.data_transformers.disable_max_rows()  # the frames are aggregates, bounded by days x (N + 1)
         self.ledger = ledger
         opts = options(ledger)
         start, end = opts["start"], opts["end"]
@@ -354,8 +353,9 @@ class Explorer:
         sel = self.selection()
         self.trend_data = trend_frame(ledger, sel)
         self.top_data = top_frame(ledger, sel)
-        self.trend = alt.JupyterChart(trend_chart(self.trend_data, sel))
-        self.top = alt.JupyterChart(top_chart(self.top_data, sel))
+        with alt.data_transformers.disable_max_rows():  # aggregates, bounded by days x (N + 1) x units
+            self.trend = alt.JupyterChart(trend_chart(self.trend_data, sel))
+            self.top = alt.JupyterChart(top_chart(self.top_data, sel))
         self._show(sel)
         for w in self.controls.values():
             w.observe(self._changed, names="value")
@@ -381,8 +381,9 @@ class Explorer:
         sel = self.selection()
         self.trend_data = trend_frame(self.ledger, sel)
         self.top_data = top_frame(self.ledger, sel)
-        self.trend.chart = trend_chart(self.trend_data, sel)
-        self.top.chart = top_chart(self.top_data, sel)
+        with alt.data_transformers.disable_max_rows():
+            self.trend.chart = trend_chart(self.trend_data, sel)
+            self.top.chart = top_chart(self.top_data, sel)
         self._show(sel)
 
     def _show(self, sel: Selection) -> None:

@@ -105,7 +105,7 @@ def test_filter_values_are_quoted(ledger):
 
 
 def _data(jchart: alt.JupyterChart) -> list[dict]:
-    spec = jchart.chart.to_dict()
+    spec = jchart.spec  # what the widget synced to the browser
     return [row for rows in spec.get("datasets", {}).values() for row in rows]
 
 
@@ -173,3 +173,17 @@ def test_notebook_is_thin_and_calls_show(repo: Path):
     nb = nbformat.read(repo / "notebooks" / "00_explorer.ipynb", as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "explorer.show(" in code and "ledger_path" in code
+
+
+def test_long_ranges_are_not_capped_and_the_global_row_limit_is_untouched(ledger, monkeypatch):
+    import pandas as pd
+
+    before = dict(alt.data_transformers.options)
+    days = pd.date_range("2025-01-01", periods=2600, freq="D")
+    big = pd.DataFrame({"day": list(days) * 2, "group": ["a"] * 2600 + ["b"] * 2600, "unit": "USD",
+                        "value": [Decimal("1")] * 5200, "rank": [1] * 2600 + [2] * 2600})
+    panel = Explorer(ledger)
+    monkeypatch.setattr(explorer, "trend_frame", lambda led, sel: big)
+    panel.controls["top_n"].value = 2  # more than Altair's default 5,000-row cap
+    assert len(_data(panel.trend)) == 5200
+    assert dict(alt.data_transformers.options) == before
