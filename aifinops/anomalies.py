@@ -34,7 +34,7 @@ from . import forecast as _fc
 from . import schema
 from .errors import ConfigError
 
-__all__ = ["METHODS", "USAGE", "chart", "DRIVER_DIMENSIONS", "detect", "find_anomalies", "explain", "ai_drivers", "explain_event"]
+__all__ = ["METHODS", "USAGE", "chart", "ledger_chart", "explain_top", "DRIVER_DIMENSIONS", "detect", "find_anomalies", "explain", "ai_drivers", "explain_event"]
 
 METHODS = ("mad", "interval", "either", "both")
 #: dimensions an anomaly is explained by (those present in the ledger)
@@ -358,3 +358,36 @@ def chart(series: pd.DataFrame, anomalies: pd.DataFrame, *, title: str = "Daily 
     pts = alt.Chart(a).mark_point(size=80, filled=True, color="#d62728").encode(
         x="ds:T", y="y:Q", tooltip=["ds:T", "y:Q", "expected:Q", "impact:Q"])
     return alt.layer(line, pts).properties(width=620, height=220, title=title)
+
+
+def ledger_chart(ledger, anomalies: pd.DataFrame, *, currency: str = "USD", by: str | None = None,
+                 key: str = "total", where: str | None = USAGE, title: str | None = None):
+    """:func:`chart` of one ledger series (``key`` of dimension ``by`` in ``currency``).
+
+    Example:
+        >>> from aifinops.report import open_ledger
+        >>> type(ledger_chart(open_ledger("", inputs=None), pd.DataFrame())).__name__
+        'LayerChart'
+    """
+    s = _fc.daily_series(ledger, by, where=where)
+    if len(s):
+        s = s[(s["key"] == key) & (s["BillingCurrency"] == currency)]
+    a = anomalies
+    if len(a):
+        a = a[(a["key"] == key) & (a["BillingCurrency"] == currency)]
+    return chart(s if len(s) else pd.DataFrame({"ds": pd.Series(dtype="datetime64[ns]"), "y": []}), a,
+                 title=title or f"Daily {currency} cost ({key}) and anomalies")
+
+
+def explain_top(ledger, anomalies: pd.DataFrame, *, n: int = 3, by: str | None = None) -> list[dict]:
+    """:func:`explain_event` for the ``n`` events with the largest total |impact|.
+
+    Example:
+        >>> from aifinops.report import open_ledger
+        >>> explain_top(open_ledger("", inputs=None), pd.DataFrame(columns=["event", "impact"]))
+        []
+    """
+    if anomalies.empty:
+        return []
+    order = anomalies.groupby("event")["impact"].apply(lambda s: s.abs().sum()).sort_values(ascending=False)
+    return [explain_event(ledger, anomalies, int(e), by=by) for e in order.index[:n]]

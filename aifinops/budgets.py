@@ -61,6 +61,7 @@ __all__ = [
     "check_policies",
     "check_alerts",
     "write_alerts",
+    "alerts_frame",
     "exit_code",
     "main_alerts",
 ]
@@ -677,3 +678,18 @@ def main_alerts(argv: Sequence[str] | None = None) -> int:
         print(f"{al['severity']:<8} {al['kind']:<26} {al['message']}")
     print(f"{len(alerts)} alert(s) -> {a.out}")
     return exit_code(alerts, fail_on=a.severity) if a.fail_on_alert else 0
+
+
+def alerts_frame(alerts: Sequence[dict]) -> pd.DataFrame:
+    """The alert list as a table: severity, kind, name, message (critical first).
+
+    Example:
+        >>> alerts_frame([{"severity": "warning", "kind": "k", "name": "n", "message": "m"}]).values.tolist()
+        [['warning', 'k', 'n', 'm']]
+    """
+    cols = ["severity", "kind", "name", "message"]
+    if not alerts:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(list(alerts))[cols]
+    rank = df["severity"].map({"critical": 0, "warning": 1, "info": 2})
+    return df.assign(_r=rank).sort_values(["_r", "kind", "name"], kind="stable").drop(columns="_r").reset_index(drop=True)

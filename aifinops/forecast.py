@@ -51,6 +51,7 @@ __all__ = [
     "forecast_ledger",
     "token_series",
     "driver_forecast",
+    "driver_summary",
     "chart",
 ]
 
@@ -563,7 +564,7 @@ def token_series(ledger, *, where: str | None = None, end=None) -> pd.DataFrame:
 def driver_forecast(ledger=None, *, horizon: int = 30, tokens: pd.DataFrame | None = None, catalogue=None,
                     at=None, as_model: str | None = None, growth: float = 0.0, folds: int = 2,
                     interval_width: float = 0.8, models: Sequence[str] = MODELS, top: int | None = 20,
-                    processes: int | None = 1) -> pd.DataFrame:
+                    processes: int | None = 1, end=None) -> pd.DataFrame:
     """Driver-based AI cost forecast: forecast token volume per provider, model and token type,
     then price the forecast tokens with :func:`aifinops.price.price`.
 
@@ -582,6 +583,7 @@ def driver_forecast(ledger=None, *, horizon: int = 30, tokens: pd.DataFrame | No
         folds, interval_width, models, processes: passed to :func:`forecast_many`.
         top: only the ``top`` (provider, model, token type) series by tokens; the rest are
             dropped from the forecast and reported by :func:`token_series`.
+        end: history ends the day before (default: the ledger's last day).
 
     Returns:
         Per forecast day, provider, model and token type: ``x_Tokens`` (P50 forecast, whole
@@ -599,7 +601,7 @@ def driver_forecast(ledger=None, *, horizon: int = 30, tokens: pd.DataFrame | No
     """
     from .price import price
 
-    t = tokens if tokens is not None else token_series(ledger)
+    t = tokens if tokens is not None else token_series(ledger, end=end)
     keys = ["ProviderName", "x_ModelProvider", "x_Model", "x_TokenType"]
     out_cols = keys + ["ds", "x_Tokens", "x_TokensLower", "x_TokensUpper", "x_PricedCost", "x_PricedCostLower",
                        "x_PricedCostUpper", "x_PriceCurrency", "x_PriceReason", "model"]
@@ -667,3 +669,33 @@ def chart(fs: ForecastSet, *, title: str = "Daily cost forecast", history_days: 
     act = base.mark_line().encode(y="actual:Q", tooltip=["ds:T", "actual:Q"])
     return alt.layer(band, line, act).properties(width=520, height=140).facet(
         row=alt.Row("series:N", title=None), title=title).resolve_scale(y="independent")
+
+
+def driver_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Totals of a :func:`driver_forecast` over its horizon per provider and model: forecast
+    tokens (P50 and band) and priced cost (exact at P50), unpriced rows counted.
+
+    Example:
+        >>> t = pd.DataFrame({"ProviderName": "OpenAI", "x_ModelProvider": "openai", "x_Model": "gpt-4o",
+        ...                   "x_TokenType": "output", "ds": pd.date_range("2025-07-07", periods=28),
+        ...                   "x_Tokens": [Decimal(1_000_000)] * 28, "x_Requests": None})
+        >>> s = driver_summary(driver_forecast(tokens=t, horizon=3, folds=1, models=("seasonal_naive",)))
+        >>> s[["x_Model", "x_Tokens", "x_PricedCost"]].values.tolist()
+        [['gpt-4o', 3000000, Decimal('30.000000000000000000')]]
+    """
+    cols = ["ProviderName", "x_Model", "x_PriceCurrency", "x_Tokens", "x_TokensLower", "x_TokensUpper",
+            "x_PricedCost", "x_PricedCostLower", "x_PricedCostUpper", "unpriced_rows"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    d = df.assign(unpriced_rows=df["x_PricedCost"].map(lambda v: v is None or v is pd.NA or (
+        isinstance(v, float) and math.isnan(v))).astype(int))
+    d["x_PriceCurrency"] = d["x_PriceCurrency"].fillna("")
+
+    def dec_sum(s):
+        return sum((v for v in s if isinstance(v, Decimal)), Decimal(0))
+
+    g = d.groupby(["ProviderName", "x_Model", "x_PriceCurrency"], as_index=False).agg(
+        x_Tokens=("x_Tokens", "sum"), x_TokensLower=("x_TokensLower", "sum"), x_TokensUpper=("x_TokensUpper", "sum"),
+        x_PricedCost=("x_PricedCost", dec_sum), x_PricedCostLower=("x_PricedCostLower", dec_sum),
+        x_PricedCostUpper=("x_PricedCostUpper", dec_sum), unpriced_rows=("unpriced_rows", "sum"))
+    return g.sort_values("x_PricedCost", ascending=False, key=lambda s: s.map(float)).reset_index(drop=True)[cols]

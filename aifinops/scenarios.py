@@ -60,6 +60,7 @@ __all__ = [
     "base_usage",
     "run",
     "compare",
+    "run_presets",
     "chart",
 ]
 
@@ -123,7 +124,16 @@ class Scenario:
             5
         """
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in params.items() if k in names})
+        kw = {k: v for k, v in params.items() if k in names}
+        if "scenario" in params and "name" not in params:
+            kw["name"] = params["scenario"]
+        # notebook parameters cannot be None: -1 / "" mean "not set"
+        if kw.get("cache_hit_rate") is not None and kw["cache_hit_rate"] < 0:
+            kw["cache_hit_rate"] = None
+        for k in ("switch_to", "launch_model", "launch_provider"):
+            if kw.get(k) == "":
+                kw[k] = None
+        return cls(**kw)
 
 
 #: named scenarios: papermill parameter sets for notebook 05 (``scenario_parameters(name)``)
@@ -157,6 +167,10 @@ def scenario_parameters(name: str, **overrides) -> dict[str, Any]:
     s = Scenario(name=name, **{**SCENARIOS[name], **overrides})
     d = asdict(s)
     d["scenario"] = d.pop("name")
+    # notebook parameters cannot be None (see Scenario.from_parameters)
+    d["cache_hit_rate"] = -1.0 if d["cache_hit_rate"] is None else d["cache_hit_rate"]
+    for k in ("switch_to", "launch_model", "launch_provider"):
+        d[k] = d[k] or ""
     return d
 
 
@@ -490,3 +504,20 @@ def chart(results: Sequence[ScenarioResult], *, title: str = "Scenario cost per 
     mid = base.mark_line(point=True).encode(y="p50:Q", tooltip=["scenario:N", "month:O", "p10:Q", "p50:Q", "p90:Q"])
     flat = alt.Chart(data).mark_rule(strokeDash=[4, 3], color="gray").encode(y="mean(baseline):Q")
     return alt.layer(band, mid, flat).properties(width=620, height=260, title=title)
+
+
+def run_presets(base: pd.DataFrame, names: Sequence[str] | None = None, *, at=None, catalogue=None,
+                **overrides) -> list[ScenarioResult]:
+    """Run the named scenarios (:data:`SCENARIOS`, default all) on one base usage table.
+
+    Example:
+        >>> b = pd.DataFrame({"ProviderName": ["OpenAI"], "x_ModelProvider": ["openai"], "x_Model": ["gpt-4o"],
+        ...                   "x_TokenType": ["input"], "x_Tokens": [Decimal(10**6)]})
+        >>> [r.scenario.name for r in run_presets(b, ["baseline", "price_cut"], at="2026-01-01", months=1)]
+        ['baseline', 'price_cut']
+    """
+    out = []
+    for name in names or list(SCENARIOS):
+        out.append(run(Scenario.from_parameters(scenario_parameters(name, **overrides)), base=base, at=at,
+                       catalogue=catalogue))
+    return out

@@ -98,4 +98,4 @@ def test_bad_scenarios():
 def test_every_named_scenario_is_a_valid_parameter_set():
     for name in S.SCENARIOS:
         p = S.scenario_parameters(name)
-        assert S.Scenario.from_parameters({**p, "name": p["scenario"]}).name == name
+        assert S.Scenario.from_parameters(p).name == name
