@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import io
+import math
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation, localcontext
@@ -36,7 +37,7 @@ import pandas as pd
 
 from .errors import AifinopsError, ConfigError
 
-__all__ = ["FxRates", "MissingRateError", "COLUMNS"]
+__all__ = ["COLUMNS", "FxRates", "MissingRateError"]
 
 COLUMNS = ("date", "from_currency", "to_currency", "rate")
 _CUR = re.compile(r"^[A-Z]{3}$")
@@ -154,7 +155,7 @@ class FxRates:
         with localcontext() as ctx:
             ctx.prec = 80
             for col in amount_columns:
-                out[col] = [None if v is None or (isinstance(v, float) and v != v)
+                out[col] = [None if v is None or (isinstance(v, float) and math.isnan(v))
                             else (Decimal(v) * r).quantize(_Q18) for v, (r, _) in zip(out[col], rates)]
         out["x_BillingCurrency"] = curs
         out["x_FxRate"] = [r for r, _ in rates]

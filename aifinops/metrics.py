@@ -31,8 +31,21 @@ from .errors import ConfigError
 from .money import trim
 from .sql import lit, q
 
-__all__ = ["Metric", "METRICS", "MEASURES", "USAGE_SOURCES", "BRIDGE_PARTS", "aggregate", "unit_economics",
-           "roi", "variance_bridge", "commitments", "previous_period", "wide", "finance_sheets"]
+__all__ = [
+    "BRIDGE_PARTS",
+    "MEASURES",
+    "METRICS",
+    "USAGE_SOURCES",
+    "Metric",
+    "aggregate",
+    "commitments",
+    "finance_sheets",
+    "previous_period",
+    "roi",
+    "unit_economics",
+    "variance_bridge",
+    "wide",
+]
 
 D = Decimal
 _Q = D("1e-12")
@@ -82,33 +95,33 @@ class Metric:
     name: str
     numerator: str
     denominator: str | None
-    scale: Decimal = D(1)
+    scale: int = 1
     unit: str = "currency"
     description: str = ""
 
 
 _METRICS = [
-    Metric("cost", "cost", None, D(1), "currency", "total cost (EffectiveCost; allocated total with an allocation)"),
-    Metric("ai_cost", "ai_cost", None, D(1), "currency", "cost of AI model and GPU rows"),
-    Metric("cost_per_1m_input_tokens", "input_cost", "input_tokens", D(10**6), "currency / 1M tokens",
+    Metric("cost", "cost", None, 1, "currency", "total cost (EffectiveCost; allocated total with an allocation)"),
+    Metric("ai_cost", "ai_cost", None, 1, "currency", "cost of AI model and GPU rows"),
+    Metric("cost_per_1m_input_tokens", "input_cost", "input_tokens", 10**6, "currency / 1M tokens",
            "input-side token cost per million input-side tokens"),
-    Metric("cost_per_1m_output_tokens", "output_cost", "output_tokens", D(10**6), "currency / 1M tokens",
+    Metric("cost_per_1m_output_tokens", "output_cost", "output_tokens", 10**6, "currency / 1M tokens",
            "output-side token cost per million output-side tokens"),
-    Metric("cost_per_1m_tokens", "token_cost", "billed_tokens", D(10**6), "currency / 1M tokens",
+    Metric("cost_per_1m_tokens", "token_cost", "billed_tokens", 10**6, "currency / 1M tokens",
            "blended: all token cost per million tokens of any type"),
-    Metric("cost_per_request", "ai_cost", "requests", D(1), "currency / request",
+    Metric("cost_per_request", "ai_cost", "requests", 1, "currency / request",
            "AI cost per model request or inference"),
-    Metric("tokens_per_request", "tokens", "requests", D(1), "tokens / request", "tokens per model request"),
-    Metric("cost_per_active_user", "cost", "kpi:active_users", D(1), "currency / user", "cost per active user"),
-    Metric("cost_per_conversation", "cost", "kpi:conversations", D(1), "currency / conversation",
+    Metric("tokens_per_request", "tokens", "requests", 1, "tokens / request", "tokens per model request"),
+    Metric("cost_per_active_user", "cost", "kpi:active_users", 1, "currency / user", "cost per active user"),
+    Metric("cost_per_conversation", "cost", "kpi:conversations", 1, "currency / conversation",
            "cost per conversation"),
-    Metric("cost_per_outcome", "cost", "kpi:successful_outcomes", D(1), "currency / outcome",
+    Metric("cost_per_outcome", "cost", "kpi:successful_outcomes", 1, "currency / outcome",
            "cost per successful outcome (e.g. ticket resolved)"),
-    Metric("cost_per_business_request", "cost", "kpi:requests", D(1), "currency / request",
+    Metric("cost_per_business_request", "cost", "kpi:requests", 1, "currency / request",
            "cost per business request (KPI count)"),
-    Metric("gpu_cost_per_gpu_hour", "gpu_cost", "gpu_hours", D(1), "currency / GPU-hour",
+    Metric("gpu_cost_per_gpu_hour", "gpu_cost", "gpu_hours", 1, "currency / GPU-hour",
            "GPU row cost per provisioned GPU-hour"),
-    Metric("gpu_utilization_pct", "kpi:gpu_busy_hours", "gpu_hours", D(100), "%",
+    Metric("gpu_utilization_pct", "kpi:gpu_busy_hours", "gpu_hours", 100, "%",
            "busy GPU-hours (scheduler KPI) per provisioned GPU-hour, in percent"),
 ]
 #: every unit-economics metric, by name
@@ -199,11 +212,11 @@ def _kpi_values(kpis: pd.DataFrame | None, by: list[str]) -> dict[tuple, dict[st
         sel = m[m["dimension"] == "company"]
         if sel.empty:
             sel = m[m["dimension"] == "feature"]
-        key = lambda r: (r.period,)  # noqa: E731
+        key = lambda r: (r.period,)
     elif len(by) == 1:
         dims = [d for d, c in DIMENSIONS.items() if c == by[0]]
         sel = m[m["dimension"].isin(dims)]
-        key = lambda r: (r.period, r.key)  # noqa: E731
+        key = lambda r: (r.period, r.key)
     else:
         return {}
     out: dict[tuple, dict[str, Decimal]] = {}
@@ -213,12 +226,21 @@ def _kpi_values(kpis: pd.DataFrame | None, by: list[str]) -> dict[tuple, dict[st
     return out
 
 
+def _measure(name: str | None, rec: dict, kp: dict):
+    """A measure of an aggregate row, or a KPI value (``kpi:<metric>``)."""
+    if name is None:
+        return None
+    if name.startswith("kpi:"):
+        return kp.get(name[4:])
+    return rec[name]
+
+
 def _ratio(num: Decimal | None, den: Decimal | None, scale: Decimal) -> Decimal | None:
     if num is None or den is None or den == 0:
         return None
     with localcontext() as ctx:
         ctx.prec = 60
-        return trim((num * scale / den).quantize(_Q))
+        return trim((num * D(scale) / den).quantize(_Q))
 
 
 def unit_economics(ledger, by=("x_Feature",), period=None, *, metrics=None, kpis: pd.DataFrame | None = None,
@@ -279,16 +301,9 @@ def unit_economics(ledger, by=("x_Feature",), period=None, *, metrics=None, kpis
         kp = kv.get(key, {})
         mixed = ncur.get(key, 1) > 1  # several currencies and no fx: a shared denominator would mislead
 
-        def val(name):
-            if name is None:
-                return None
-            if name.startswith("kpi:"):
-                return kp.get(name[4:])
-            return rec[name]
-
         for n in names:
             mt = METRICS[n]
-            num, den = val(mt.numerator), val(mt.denominator)
+            num, den = _measure(mt.numerator, rec, kp), _measure(mt.denominator, rec, kp)
             value = trim(num) if mt.denominator is None and num is not None else _ratio(num, den, mt.scale)
             if mixed and mt.denominator is not None and (mt.denominator.startswith("kpi:") or mt.denominator in shared):
                 value = None
@@ -322,8 +337,6 @@ def roi(ledger, kpis: pd.DataFrame, by: str = "x_Feature", period=None, *, alloc
     Revenue in another currency than the cost is converted with ``fx`` on the month's first
     day; without ``fx`` a mismatch is a :class:`~aifinops.errors.ConfigError`.
     """
-    from datetime import date
-
     from .kpi import monthly
 
     by_l = _check_by(by)
@@ -342,18 +355,8 @@ def roi(ledger, kpis: pd.DataFrame, by: str = "x_Feature", period=None, *, alloc
         kp = kv.get((r.period, key), {})
         cost = r.value or D(0)
 
-        def money(metric):
-            v = kp.get(metric)
-            cur = units.get((r.period, key, metric), r.currency)
-            if v is None or cur == r.currency:
-                return v
-            if fx is None:
-                raise ConfigError(f"{metric} of {key} in {r.period} is in {cur}, cost in {r.currency}: pass fx",
-                                  column="unit")
-            rate, _ = fx.rate(cur, r.currency, date.fromisoformat(r.period + "-01"))
-            return v * rate
-
-        revenue, rate = money("revenue"), money("hourly_rate")
+        revenue = _kpi_money("revenue", kp, units, r.period, key, r.currency, fx)
+        rate = _kpi_money("hourly_rate", kp, units, r.period, key, r.currency, fx)
         hours = kp.get("hours_saved")
         time_value = hours * rate if hours is not None and rate is not None else D(0)
         value = (revenue or D(0)) + time_value
@@ -375,6 +378,20 @@ def roi(ledger, kpis: pd.DataFrame, by: str = "x_Feature", period=None, *, alloc
     for c in out.columns[3:]:
         out[c] = out[c].map(lambda v: trim(v) if isinstance(v, Decimal) else v).astype(object)
     return out
+
+
+def _kpi_money(metric: str, kp: dict, units: dict, period: str, key, currency: str, fx) -> Decimal | None:
+    """A money KPI in ``currency`` (converted with ``fx`` on the month's first day)."""
+    from datetime import date
+
+    v = kp.get(metric)
+    cur = units.get((period, key, metric), currency)
+    if v is None or cur == currency:
+        return v
+    if fx is None:
+        raise ConfigError(f"{metric} of {key} in {period} is in {cur}, cost in {currency}: pass fx", column="unit")
+    rate, _ = fx.rate(cur, currency, date.fromisoformat(period + "-01"))
+    return v * rate
 
 
 # -- variance bridge ----------------------------------------------------------------------------
@@ -438,19 +455,21 @@ def variance_bridge(ledger, current: str, previous: str | None = None, *, by: st
         for c in dims:
             f[c] = f[c].astype(object).where(f[c].notna(), None)
     rows = []
-    groups = sorted({tuple([*(r[c] for c in dims), r["currency"]]) for f in (tok, other)
+    groups = sorted({(*(r[c] for c in dims), r["currency"]) for f in (tok, other)
                      for r in f.to_dict("records")}, key=str)
     for g in groups:
-        def sel(f):
-            mask = f["currency"] == g[-1]
-            for i, c in enumerate(dims):
-                mask &= f[c].map(lambda v, gv=g[i]: v == gv)
-            return f[mask]
-
-        t, o = sel(tok), sel(other)
+        t, o = _select(tok, dims, g), _select(other, dims, g)
         rows += _bridge_group(t, o, previous, current, {c: g[i] for i, c in enumerate(dims)}, g[-1])
     return pd.DataFrame(rows, columns=[*dims, "currency", "part", "amount", "previous_cost", "current_cost",
                                        "volume_unit"])
+
+
+def _select(f: pd.DataFrame, dims: list[str], g: tuple) -> pd.DataFrame:
+    """Rows of ``f`` in group ``g`` (dimension values, then currency; None matches NULL)."""
+    mask = f["currency"] == g[-1]
+    for i, c in enumerate(dims):
+        mask &= pd.Series([v == g[i] for v in f[c]], index=f.index, dtype=bool)
+    return f[mask]
 
 
 def _bridge_group(t: pd.DataFrame, o: pd.DataFrame, p0: str, p1: str, keys: dict, cur: str) -> list[dict]:
@@ -572,7 +591,7 @@ def commitments(ledger, by=("CommitmentDiscountId",), period=None) -> pd.DataFra
     rows = []
     for r in df.to_dict("records"):
         g = {k: (v if isinstance(v, Decimal) else D(0)) for k, v in r.items()
-             if k.endswith("_cost") or k.endswith("_quantity") or k == "all_usage"}
+             if k.endswith(("_cost", "_quantity")) or k == "all_usage"}
         base = g["all_usage"] if commit_only else g["usage_cost"]
         neg = g["list_cost"] - g["contracted_cost"]
         com = g["contracted_cost"] - g["usage_cost"]

@@ -3,6 +3,7 @@ tables, config errors, and conservation properties for every driver."""
 
 from __future__ import annotations
 
+import math
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,7 @@ from aifinops.kpi import read_kpis
 from aifinops.ledger import to_frame
 
 sys.path.insert(0, str(Path(__file__).parent))
-import econ_ledger  # noqa: E402
+import econ_ledger
 
 D = Decimal
 
@@ -37,7 +38,7 @@ def led(tmp_path_factory):
 
 
 def _strs(df: pd.DataFrame) -> list[dict]:
-    return [{k: (None if v is None or (isinstance(v, float) and v != v) else str(v)) for k, v in r.items()}
+    return [{k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)) for k, v in r.items()}
             for r in df.to_dict("records")]
 
 

@@ -4,6 +4,7 @@ tables on the small ledger, bridge properties on random ledgers, FOCUS spec comm
 from __future__ import annotations
 
 import io
+import math
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -19,10 +20,17 @@ from aifinops.errors import ConfigError
 from aifinops.fx import FxRates, MissingRateError
 from aifinops.kpi import read_kpis
 from aifinops.ledger import to_frame
-from aifinops.metrics import BRIDGE_PARTS, METRICS, commitments, roi, unit_economics, variance_bridge
+from aifinops.metrics import (
+    BRIDGE_PARTS,
+    METRICS,
+    commitments,
+    roi,
+    unit_economics,
+    variance_bridge,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
-import econ_ledger  # noqa: E402
+import econ_ledger
 
 D = Decimal
 FX = "date,from_currency,to_currency,rate\n2025-01,EUR,USD,1.1\n2025-02,EUR,USD,1.2\n"
@@ -39,7 +47,7 @@ def kpis():
 
 
 def _strs(df: pd.DataFrame) -> list[dict]:
-    return [{k: (None if v is None or (isinstance(v, float) and v != v) else str(v)) for k, v in r.items()}
+    return [{k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)) for k, v in r.items()}
             for r in df.to_dict("records")]
 
 
