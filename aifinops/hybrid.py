@@ -37,7 +37,7 @@ Example:
     >>> r.total, r.gpu_hours_used
     (Decimal('65768.0000'), Decimal('35040.0'))
     >>> round(r.cost_per_gpu_hour, 4)
-    Decimal('1.8770')
+    Decimal('1.8769')
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ __all__ = [
     "ONPREM_FORMATS",
     "hybrid_sheets",
     "finance_sheet",
+    "opencost_pricing",
     "tornado_chart",
     "cost_per_gpu_hour_chart",
     "DEFAULT_RATES",
@@ -653,6 +654,28 @@ def hybrid_sheets(model: OnPremModel, utilization: Decimal | float | str, rates:
     sheet = pd.concat(blocks, ignore_index=True)
     sheet = sheet[["section"] + [c for c in sheet.columns if c != "section"]]
     return {"Hybrid TCO": sheet, **parts}
+
+
+def opencost_pricing(model: OnPremModel, utilization: Decimal | float | str,
+                     base: dict[str, str] | None = None) -> dict[str, str]:
+    """OpenCost custom pricing (``configs/default.json`` layout) whose ``GPU`` hourly price is
+    the model's cost per used GPU-hour, so OpenCost allocations of the on-prem cluster carry
+    the full cost of ownership (idle capacity included). Other keys come from ``base``.
+
+    Example:
+        >>> from decimal import Decimal as D
+        >>> m = OnPremModel(servers=1, gpus_per_server=1, capex_per_server=D("8760"), capex_per_gpu=D(0),
+        ...                 depreciation_years=1, power_idle_kw=D(0), power_loaded_kw=D(0))
+        >>> opencost_pricing(m, "0.5")["GPU"]
+        '2.000000'
+    """
+    cost = model.annual(utilization).cost_per_gpu_hour
+    if cost is None:
+        raise ConfigError("no GPU-hour price at 0 % utilization", column="utilization")
+    out = {"provider": "custom", "description": f"aifinops on-prem TCO at {_pct(_utilization(utilization))} utilization"}
+    out.update(base or {})
+    out["GPU"] = f"{cost.quantize(Decimal('0.000001')):f}"
+    return out
 
 
 def finance_sheet(ledger, period: str | None = None, config_path: str | Path | None = None,

@@ -175,6 +175,21 @@ def test_load_model_template_and_errors(tmp_path):
         OnPremModel(power_idle_kw=D(5), power_loaded_kw=D(1))
 
 
+def test_opencost_pricing_carries_the_tco_rate(tmp_path):
+    import json
+
+    from aifinops.formats.opencost import read_custom_pricing
+
+    doc = hybrid.opencost_pricing(tiny(), "0.25", {"CPU": "0.03", "GPU": "9"})
+    assert doc["GPU"] == "4.000000" and doc["CPU"] == "0.03"  # 8760 / 2190 GPU-hours
+    p = tmp_path / "default.json"
+    p.write_text(json.dumps(doc))
+    prices = read_custom_pricing(p)
+    assert prices.loc[prices["key"] == "GPU", "price_hourly"].item() == D(4)
+    with pytest.raises(ConfigError):
+        hybrid.opencost_pricing(tiny(), 0)
+
+
 def test_rates_table_and_errors(tmp_path):
     rates = hybrid.load_rates()
     assert set(hybrid.RATE_COLUMNS) <= set(rates.columns)
