@@ -251,3 +251,17 @@ def test_every_driver_conserves_the_pool(rows, driver, pool_team, share, users, 
     assert sum(a.trace()["amount"], D(0)) == -sum(out["amount"], D(0))
     pool_total = sum((D(str(c)) for _, t, c, *_ in rows if t == pool_team), D(0))
     assert -sum(out["amount"], D(0)) + sum(a.unallocated["amount"], D(0)) == pool_total
+
+
+def test_fx_converts_before_allocating(led):
+    import io
+
+    from aifinops.fx import FxRates
+
+    fx = FxRates.read(io.StringIO("date,from_currency,to_currency,rate\n2025-01,EUR,USD,1.1\n2025-02,EUR,USD,1.2\n"))
+    a = allocate(led, RULES, fx=fx, currency="USD")
+    chk = a.check()
+    assert list(chk["currency"]) == ["USD", "USD"]
+    assert list(chk["billed_total"]) == [D("94.5") + D("9.9"), D("96.81")]
+    with pytest.raises(ConfigError):
+        allocate(led, RULES, fx=fx)
