@@ -22,7 +22,7 @@ Example:
     >>> import tempfile, pathlib, json
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "alloc.json"
     >>> _ = p.write_text(json.dumps({"code": 200, "data": [{"ns": {"name": "ns", "totalCost": 1.5,
-    ...     "start": "2025-06-01T00:00:00Z", "end": "2025-06-02T00:00:00Z"}}]}))
+    ...     "properties": {"namespace": "ns"}, "start": "2025-06-01T00:00:00Z", "end": "2025-06-02T00:00:00Z"}}]}))
     >>> OpenCostAllocationFormat().sniff(Probe.open(p))
     True
 """
