@@ -77,7 +77,7 @@ def _print_steps(bundle: Path) -> dict[str, float]:
         print(f"  {s['step']:<10} {nb:<38} {s['seconds']:>8.2f}{'' if s.get('ok', True) else '  FAILED'}")
         if nb:
             per_nb.setdefault(nb, {})[s["step"]] = s["seconds"]
-    print(f"  {'notebook':<38} {'execute s':>9} {'html s':>7}")
+    print(f"\n  {'per notebook':<38} {'execute s':>9} {'html s':>7}")
     for nb, t in per_nb.items():
         print(f"  {nb:<38} {t.get('notebook', 0):>9.2f} {t.get('html', 0):>7.2f}")
     return {s["step"] + (":" + s["notebook"] if s.get("notebook") else ""): s["seconds"] for s in prov.get("steps", [])}
@@ -105,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"warm-up (ingest into {ledger}, no notebooks): {wall:.1f} s")
         nbs = yaml.safe_load(src.read_text(encoding="utf-8")).get("notebooks") or []
-        print(f"config {src} · {len(nbs)} notebook(s) · {os.cpu_count()} CPU(s) · python {sys.version.split()[0]}")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"config {src} · {len(nbs)} notebook(s) · {os.cpu_count()} CPU(s) · load average {load} "
+              f"(figures are only comparable on an idle machine) · python {sys.version.split()[0]}")
         walls = []
         for i in range(args.runs):
             out = work / f"out-{i}"
