@@ -65,6 +65,8 @@ __all__ = [
     "api_comparison",
     "tco",
     "tornado",
+    "load_swings",
+    "DEFAULT_SWINGS",
     "recommendation",
     "measured_utilization",
     "overall_utilization",
@@ -482,6 +484,39 @@ DEFAULT_SWINGS: dict[str, tuple[Decimal, Decimal]] = {
     "financing_rate": (Decimal("0.5"), Decimal("1.5")),
     "maintenance_pct": (Decimal("0.5"), Decimal("1.5")),
 }
+
+
+def load_swings(path: str | Path | None = None) -> dict[str, tuple[Decimal, Decimal]]:
+    """The tornado's low/high factors per input from the YAML's ``sensitivity:`` mapping
+    (``input: [low, high]``); :data:`DEFAULT_SWINGS` when the file has none.
+
+    Raises:
+        ConfigError: unknown input, or factors that are not two numbers with low <= 1 <= high.
+    """
+    if path is None:
+        return dict(DEFAULT_SWINGS)
+    import yaml
+
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the on-prem model: {exc}", file=str(path)) from exc
+    raw = doc.get("sensitivity") if isinstance(doc, dict) else None
+    if raw is None:
+        return dict(DEFAULT_SWINGS)
+    if not isinstance(raw, dict):
+        raise ConfigError("'sensitivity' must map inputs to [low, high] factors", file=str(path), column="sensitivity")
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for name, pair in raw.items():
+        if name != "utilization" and name not in MODEL_INPUTS:
+            raise ConfigError(f"unknown sensitivity input {name!r}", file=str(path), column=str(name))
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ConfigError(f"{name}: expected [low, high] factors", file=str(path), column=str(name))
+        lo, hi = (_d(v, str(name), str(path)) for v in pair)
+        if not (0 < lo <= 1 <= hi):
+            raise ConfigError(f"{name}: factors must satisfy 0 < low <= 1 <= high", file=str(path), column=str(name))
+        out[str(name)] = (lo, hi)
+    return out
 
 
 def tornado(model: OnPremModel, utilization: Decimal | float | str,

@@ -308,3 +308,18 @@ def test_notebook_06_runs_with_parameters(onprem_ledger, tmp_path):
     nb = json.loads(out.read_text())
     text = json.dumps([o for c in nb["cells"] for o in c.get("outputs", [])])
     assert "2 x 8 H100" in text and "PUE 1.2" in text and '"ename"' not in text
+
+
+def test_sensitivity_ranges_from_yaml(tmp_path):
+    assert hybrid.load_swings(REPO / "templates" / "onprem.yaml") == hybrid.DEFAULT_SWINGS
+    p = tmp_path / "m.yaml"
+    p.write_text("onprem:\n  servers: 1\nsensitivity:\n  pue: [1, 1.5]\n")
+    swings = hybrid.load_swings(p)
+    assert swings == {"pue": (D(1), D("1.5"))} and hybrid.load_model(p).servers == 1
+    t = hybrid.tornado(full(), "0.5", swings)
+    assert list(t["input"]) == ["pue"] and t["low_result"].item() == t["base_result"].item()
+    for bad, col in (("  pue: [1.2, 1.5]\n", "pue"), ("  nope: [0.5, 1.5]\n", "nope"), ("  pue: 3\n", "pue")):
+        p.write_text("sensitivity:\n" + bad)
+        with pytest.raises(ConfigError) as e:
+            hybrid.load_swings(p)
+        assert e.value.column == col and e.value.file == str(p)
