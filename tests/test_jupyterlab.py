@@ -1,8 +1,9 @@
 """End to end in a real JupyterLab 4: start a server on 127.0.0.1, open
 notebooks/00_explorer.ipynb in headless Chromium (driven over the Chrome DevTools protocol
 with websocket-client), run every cell through JupyterLab's own command, and check that the
-explorer's Vega charts render inside the output area, that no cell errored, and that a
-widget change made in the kernel re-renders a chart in the page (the comm round trip)."""
+explorer's Vega charts render inside the output area, that no cell errored, and that widget
+changes made in the page (a dropdown) and in the kernel both re-render the charts (the comm
+round trip both ways)."""
 
 from __future__ import annotations
 
@@ -178,6 +179,16 @@ def test_explorer_notebook_renders_charts_in_jupyterlab(lab):
     assert state["errors"] == [], state["errors"]
     assert state["marks"] >= 2, state  # the trend and the top-N charts drew their Vega marks
     assert "Daily billed cost by provider" in state["titles"], state["titles"][:500]
+
+    # choosing another metric in the page's dropdown goes to the kernel, re-runs the SQL, redraws
+    picked = page.eval(f"(() => {{ const w = {NB}; const box = Array.from(w.node.querySelectorAll('.widget-dropdown'))"
+                       ".find(d => d.textContent.includes('Metric')); const s = box.querySelector('select'); "
+                       "const i = Array.from(s.options).findIndex(o => o.value === 'Effective cost'); "
+                       "s.selectedIndex = i; s.dispatchEvent(new Event('change', {bubbles: true})); return i; })()")
+    assert picked == 1
+    state = _wait("the chart to redraw for effective cost",
+                  lambda: (lambda s: s if "Daily effective cost by provider" in s["titles"] else None)(page.eval(STATE)), 60)
+    assert state["errors"] == [] and state["marks"] >= 2
 
     # a widget change in the kernel reaches the page through the comm and redraws the chart
     page.eval(f"{NB}.sessionContext.session.kernel.requestExecute({{code: "
