@@ -265,7 +265,8 @@ class Forecast:
             ``n``, ``folds``, ``chosen``.
         model: the model used (lowest backtest WAPE; Prophet on ties).
         note: one sentence saying which model is used and why.
-        alternatives: every model's forecast frame, by model name.
+        alternatives: the forecast frame of the model used, by model name (the others are
+            only backtested, not refit).
     """
 
     frame: pd.DataFrame
@@ -315,18 +316,18 @@ def forecast(history: pd.DataFrame, horizon: int = 30, *, interval_width: float 
         m, _ = backtest(history, horizon, folds=folds, model=mname, interval_width=interval_width,
                         holidays_country=holidays_country)
         rows.append({"model": mname, **m})
-        frames[mname] = _predict(mname, history, horizon, interval_width, holidays_country)
     acc = pd.DataFrame(rows)
     score = acc["wape"].fillna(np.inf).to_numpy()
     best = int(np.argmin(score))  # first on ties: models are listed Prophet first
     chosen = acc.loc[best, "model"]
     acc["chosen"] = acc["model"] == chosen
+    frames[chosen] = _predict(chosen, history, horizon, interval_width, holidays_country)  # only the model used is refit
     r = acc.loc[best]
     detail = (f"backtest WAPE {_pct(r['wape'])} ({int(r['folds'])} folds of {horizon} days), "
               f"interval coverage {_pct(r['coverage'])} (nominal {interval_width:.0%})")
     if r["folds"] == 0:
         note = f"{chosen} used: history too short for a backtest, accuracy unknown."
-    elif "prophet" in frames and chosen != "prophet":
+    elif "prophet" in set(acc["model"]) and chosen != "prophet":
         pw = acc.loc[acc["model"] == "prophet", "wape"].iloc[0]
         note = (f"{chosen} used: Prophet lost to it on the backtest (WAPE {_pct(pw)} vs {_pct(r['wape'])}); "
                 f"{detail}.")
