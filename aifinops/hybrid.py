@@ -68,6 +68,7 @@ __all__ = [
     "load_swings",
     "DEFAULT_SWINGS",
     "recommendation",
+    "firm_rate",
     "measured_utilization",
     "overall_utilization",
     "resolve_utilization",
@@ -553,6 +554,15 @@ def tornado(model: OnPremModel, utilization: Decimal | float | str,
     return df.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def firm_rate(rates: pd.DataFrame) -> Decimal | None:
+    """The cheapest like-for-like rate: on-demand or reserved (spot can be reclaimed), or the
+    cheapest of all when the table has only spot rates; ``None`` for an empty table."""
+    if rates.empty:
+        return None
+    firm = rates[~rates["pricing"].str.lower().str.contains("spot")]
+    return (firm if not firm.empty else rates)["usd_per_gpu_hour"].min()
+
+
 def recommendation(model: OnPremModel, utilization: Decimal | float | str, rates: pd.DataFrame) -> str:
     """One sentence: own or rent, against the cheapest like-for-like cloud rate (on-demand or
     reserved; spot capacity can be reclaimed, so it is only mentioned), stating its assumptions."""
@@ -678,7 +688,7 @@ def hybrid_sheets(model: OnPremModel, utilization: Decimal | float | str, rates:
         "breakdown": model.breakdown(u),
         "cloud": cloud,
         "api": api_comparison(model, u, api_prices or {}),
-        "tco": tco(model, u, rates["usd_per_gpu_hour"].min() if not rates.empty else Decimal(0), years),
+        "tco": tco(model, u, firm_rate(rates) or Decimal(0), years),
         "tornado": tornado(model, u),
     }
     blocks = []

@@ -156,6 +156,14 @@ def test_recommendation_states_assumptions():
     assert hybrid.recommendation(m, 0, rates).startswith("Rent: an idle cluster")
 
 
+def test_firm_rate_leaves_spot_out():
+    rates = hybrid.select_rates(hybrid.load_rates(), "H100", "2026-06-01")
+    aws = rates[rates["provider"] == "aws"]
+    assert hybrid.firm_rate(aws) == D("4.54")
+    assert hybrid.firm_rate(aws[aws["pricing"] == "spot"]) == D("2.95")
+    assert hybrid.firm_rate(aws.iloc[0:0]) is None
+
+
 def test_load_model_template_and_errors(tmp_path):
     m = hybrid.load_model(REPO / "templates" / "onprem.yaml", servers=2)
     assert m.servers == 2 and m.gpu_model == "H100" and isinstance(m.capex_per_gpu, D)
