@@ -279,6 +279,8 @@ def unit_economics(ledger, by=("x_Feature",), period=None, *, metrics=None, kpis
         if by != [allocation.target]:
             raise ConfigError(f"allocation is by {allocation.target}; unit economics by {by}", column="by")
         sb = allocation.showback()
+        if period is not None:
+            sb = sb[sb["period"].isin([period] if isinstance(period, str) else list(period))]
         alloc = {}
         for r in sb.itertuples(index=False):
             owner = getattr(r, allocation.target)
@@ -666,3 +668,45 @@ def finance_sheets(ledger, period: str, *, allocation=None, kpis: pd.DataFrame |
         sheets["ROI"] = roi(ledger, kpis, "x_Feature", period, fx=fx, currency=currency)
     sheets["Variance bridge"] = variance_bridge(ledger, period, previous_period(period), fx=fx, currency=currency)
     return sheets
+
+
+def bridge_waterfall(bridge: pd.DataFrame, title: str = "Cost change, previous to current month"):
+    """A waterfall chart of one :func:`variance_bridge` group (the first currency): the
+    previous month's cost, each part as a rise or fall, the current month's cost.
+
+    Amounts become floats here, for drawing only.
+
+    >>> b = pd.DataFrame({"currency": ["USD"] * 3, "part": ["volume", "price", "change"],
+    ...                   "amount": [D(5), D(-2), D(3)], "previous_cost": [D(10)] * 3, "current_cost": [D(13)] * 3})
+    >>> [r["step"] for r in bridge_waterfall(b).data.to_dict("records")]
+    ['previous', 'volume', 'price', 'current']
+    """
+    import altair as alt
+
+    from .charts import PALETTE
+
+    if bridge.empty:
+        return alt.Chart(pd.DataFrame({"step": [], "start": [], "end": []})).mark_bar()
+    cur = bridge["currency"].iloc[0]
+    g = bridge[bridge["currency"] == cur]
+    if len(g) > len(BRIDGE_PARTS) + 1:  # several groups (by=...): the sum over them
+        g = g.groupby("part", as_index=False, sort=False).agg(
+            amount=("amount", _dsum), previous_cost=("previous_cost", _dsum), current_cost=("current_cost", _dsum))
+    prev = float(g["previous_cost"].iloc[0])
+    steps = [("previous", 0.0, prev, "total")]
+    level = prev
+    for r in g.itertuples(index=False):
+        if r.part == "change" or float(r.amount) == 0:
+            continue
+        steps.append((r.part, level, level + float(r.amount), "increase" if r.amount > 0 else "decrease"))
+        level += float(r.amount)
+    steps.append(("current", 0.0, float(g["current_cost"].iloc[0]), "total"))
+    data = pd.DataFrame(steps, columns=["step", "start", "end", "kind"])
+    data["amount"] = data["end"] - data["start"]
+    return alt.Chart(data, title=title).mark_bar().encode(
+        x=alt.X("step:N", sort=list(data["step"]), title=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("start:Q", title=f"Cost ({cur})", axis=alt.Axis(format=",.0f")), y2="end:Q",
+        color=alt.Color("kind:N", title=None, scale=alt.Scale(
+            domain=["total", "increase", "decrease"], range=[PALETTE["muted"], PALETTE["secondary"], PALETTE["primary"]])),
+        tooltip=["step:N", alt.Tooltip("amount:Q", format=",.2f")],
+    )
