@@ -37,19 +37,19 @@ from .money import trim
 from .sql import lit, q
 
 __all__ = [
-    "METRICS",
     "DIMENSIONS",
     "FILTERS",
+    "METRICS",
     "OTHER",
+    "Explorer",
     "Selection",
     "options",
-    "where_sql",
-    "trend_frame",
+    "show",
+    "top_chart",
     "top_frame",
     "trend_chart",
-    "top_chart",
-    "Explorer",
-    "show",
+    "trend_frame",
+    "where_sql",
 ]
 
 #: metric column -> (label, view it is read from, unit; None = the row's BillingCurrency)

@@ -58,7 +58,7 @@ def test_top_frame_is_exact_per_currency_and_ranked(ledger):
     assert usd["value"].tolist()[0] == Decimal("110.5")
     assert usd["value"].tolist()[2] == Decimal("1.000000000000000001")  # exact, not float
     eur = top[top["unit"] == "EUR"]
-    assert eur["group"].tolist() == ["Azure"] and eur["value"].iloc[0] == Decimal("7")
+    assert eur["group"].tolist() == ["Azure"] and eur["value"].iloc[0] == Decimal(7)
     assert eur["share"].iloc[0] == Decimal("100.0")
 
 
@@ -78,13 +78,13 @@ def test_trend_folds_groups_beyond_top_n_into_other(ledger):
     assert day2["group"].tolist() == [OTHER] and day2["value"].iloc[0] == Decimal("3.75")
     # totals are the same with or without folding
     full = explorer.trend_frame(ledger, Selection(by="ProviderName", filters=sel.filters))
-    assert sum(trend["value"]) == sum(full["value"]) == Decimal("117")
+    assert sum(trend["value"]) == sum(full["value"]) == Decimal(117)
 
 
 def test_usage_metrics_read_every_row_and_cost_only_billed(ledger):
     tokens = explorer.top_frame(ledger, Selection(metric="x_Tokens", by="x_Model"))
     assert set(tokens["unit"]) == {"tokens"}
-    assert dict(zip(tokens["group"], tokens["value"]))["gpt-4o"] == Decimal("1300")
+    assert dict(zip(tokens["group"], tokens["value"]))["gpt-4o"] == Decimal(1300)
     assert "FROM billed" in explorer._ranked_cte(Selection(metric="EffectiveCost"))
     assert "FROM ledger" in explorer._ranked_cte(Selection(metric="x_GpuHours"))
 
@@ -181,7 +181,7 @@ def test_long_ranges_are_not_capped_and_the_global_row_limit_is_untouched(ledger
     before = dict(alt.data_transformers.options)
     days = pd.date_range("2025-01-01", periods=2600, freq="D")
     big = pd.DataFrame({"day": list(days) * 2, "group": ["a"] * 2600 + ["b"] * 2600, "unit": "USD",
-                        "value": [Decimal("1")] * 5200, "rank": [1] * 2600 + [2] * 2600})
+                        "value": [Decimal(1)] * 5200, "rank": [1] * 2600 + [2] * 2600})
     panel = Explorer(ledger)
     monkeypatch.setattr(explorer, "trend_frame", lambda led, sel: big)
     panel.controls["top_n"].value = 2  # more than Altair's default 5,000-row cap

@@ -42,13 +42,22 @@ def _wait(what: str, fn, timeout: float, every: float = 0.5):
     while time.monotonic() < deadline:
         try:
             last = fn()
-        except Exception as exc:  # the server / page is not up yet
+        except (OSError, RuntimeError, ValueError) as exc:  # server, browser or page not up yet
             last = exc
         else:
             if last:
                 return last
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+def _state_when(page, what: str, ok, timeout: float) -> dict:
+    """Poll the notebook's STATE until ``ok(state)``; return that state."""
+    def check():
+        state = page.eval(STATE)
+        return state if ok(state) else None
+
+    return _wait(what, check, timeout)
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -136,11 +145,12 @@ def lab(tmp_path_factory):
     (tmp / "config" / "jupyter_server_config.json").write_text(json.dumps({"LabApp": {
         "news_url": None, "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate",
         "extension_manager": "readonly", "expose_app_in_browser": True}}), encoding="utf-8")
+    lab_log, browser_log = open(tmp / "lab.log", "wb"), open(tmp / "chromium.log", "wb")  # noqa: SIM115
     server = subprocess.Popen(
         [str(JUPYTER), "lab", "--no-browser", "--allow-root", f"--port={port}", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--notebook-dir={work}", "--ServerApp.port_retries=0",
          "--ServerApp.terminals_enabled=False"],
-        cwd=work, env=env, stdout=open(tmp / "lab.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=work, env=env, stdout=lab_log, stderr=subprocess.STDOUT, start_new_session=True)
     browser = None
     try:
         base = f"http://127.0.0.1:{port}"
@@ -152,7 +162,7 @@ def lab(tmp_path_factory):
              "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-extensions",
              f"--user-data-dir={tmp / 'chromium'}", "--remote-debugging-address=127.0.0.1",
              f"--remote-debugging-port={dport}", "--window-size=1400,2400", "about:blank"],
-            stdout=open(tmp / "chromium.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=browser_log, stderr=subprocess.STDOUT, start_new_session=True)
 
         def page_ws():
             targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{dport}/json", timeout=5))
@@ -161,21 +171,23 @@ def lab(tmp_path_factory):
 
         page = _Page(_wait("Chromium's DevTools endpoint", page_ws, 30))
         page.eval(f"location.href = {json.dumps(f'{base}/lab/tree/00_explorer.ipynb?reset&token={token}')}")
-        yield page, tmp
+        yield page
         page.close()
     finally:
         if browser is not None:
             _stop(browser)
         _stop(server)
+        lab_log.close()
+        browser_log.close()
 
 
 def test_explorer_notebook_renders_charts_in_jupyterlab(lab):
-    page, tmp = lab
+    page = lab
     _wait("the notebook to open with an idle kernel", lambda: page.eval(KERNEL_IDLE), 90)
     page.eval("jupyterapp.commands.execute('notebook:run-all-cells')")
-    state = _wait("every cell to run and the charts to render",
-                  lambda: (lambda s: s if s["executed"] == s["cells"] and s["busy"] == "idle" and s["marks"] >= 2
-                           or s["errors"] else None)(page.eval(STATE)), 180)
+    state = _state_when(page, "every cell to run and the charts to render",
+                        lambda s: s["executed"] == s["cells"] and s["busy"] == "idle" and s["marks"] >= 2
+                        or s["errors"], 180)
     assert state["errors"] == [], state["errors"]
     assert state["marks"] >= 2, state  # the trend and the top-N charts drew their Vega marks
     assert "Daily billed cost by provider" in state["titles"], state["titles"][:500]
@@ -186,15 +198,15 @@ def test_explorer_notebook_renders_charts_in_jupyterlab(lab):
                        "const i = Array.from(s.options).findIndex(o => o.value === 'Effective cost'); "
                        "s.selectedIndex = i; s.dispatchEvent(new Event('change', {bubbles: true})); return i; })()")
     assert picked == 1
-    state = _wait("the chart to redraw for effective cost",
-                  lambda: (lambda s: s if "Daily effective cost by provider" in s["titles"] else None)(page.eval(STATE)), 60)
+    state = _state_when(page, "the chart to redraw for effective cost",
+                        lambda s: "Daily effective cost by provider" in s["titles"], 60)
     assert state["errors"] == [] and state["marks"] >= 2
 
     # a widget change in the kernel reaches the page through the comm and redraws the chart
     page.eval(f"{NB}.sessionContext.session.kernel.requestExecute({{code: "
               "\"panel.controls['metric'].value = 'x_Tokens'\\npanel.controls['by'].value = 'x_Model'\"}).done")
-    state = _wait("the chart to redraw for tokens by model",
-                  lambda: (lambda s: s if "Daily tokens by model" in s["titles"] else None)(page.eval(STATE)), 60)
+    state = _state_when(page, "the chart to redraw for tokens by model",
+                        lambda s: "Daily tokens by model" in s["titles"], 60)
     assert state["errors"] == [] and state["marks"] >= 2
     html = page.eval(f"{NB}.node.querySelector('.jp-OutputArea-output').innerText")
     assert "Tokens" in html and "model" in html.lower()
