@@ -68,7 +68,7 @@ class DcgmSamplesFormat(SourceFormat):
         start = source.ts(tcol)
         secs = '"__interval_s"'
         hours = gpu_hours_sql("1", secs)
-        end = f"({start} + to_seconds({secs}))"
+        end = f"({start} + {secs} * INTERVAL 1 SECOND)"
         bps = f"CAST(DATE_TRUNC('month', {start}) AS TIMESTAMPTZ)"
         util = n("DCGM_FI_DEV_GPU_UTIL")
         power = n("DCGM_FI_DEV_POWER_USAGE")

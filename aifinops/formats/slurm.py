@@ -87,7 +87,7 @@ class SlurmSacctFormat(SourceFormat):
         gpus = gpu_count_sql(alloc)
         hours = gpu_hours_sql(gpus, seconds)
         start = when("Start")
-        end = f"COALESCE({when('End')}, {start} + to_seconds({seconds}))"
+        end = f"COALESCE({when('End')}, {start} + {seconds} * INTERVAL 1 SECOND)"
         gpu_type = f"UPPER(NULLIF(REGEXP_EXTRACT({alloc}, '(?:^|,)gres/gpu:([^=,]+)=', 1), ''))"
         cluster = t("Cluster") if source.has("Cluster") else "NULL"
         bps = f"CAST(DATE_TRUNC('month', {start}) AS TIMESTAMPTZ)"
