@@ -413,9 +413,13 @@ def show(ledger_path: str | Path = "", *, inputs: str | Path | None = None, peri
         The :class:`Explorer` (its widgets stay live in the notebook).
 
     Example:
-        >>> panel = show("", inputs=None)  # doctest: +ELLIPSIS
+        >>> import tempfile
+        >>> from aifinops.ledger import Ledger
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = Ledger(folder, create=True)  # an empty ledger
+        >>> panel = show(folder)  # doctest: +ELLIPSIS
         VBox(children=(HBox(...
-        >>> panel.top_data.empty  # an empty temporary ledger
+        >>> panel.top_data.empty
         True
     """
     from IPython.display import display
