@@ -63,27 +63,33 @@ def _in(vals) -> str:
     return "(" + ", ".join(lit(v) for v in vals) + ")"
 
 
-#: measure -> (SQL aggregate over the billed rows or the usage rows, source, meaning)
-MEASURES: dict[str, tuple[str, str, str]] = {
-    "cost": ("SUM(EffectiveCost)", "billed", "EffectiveCost of billed rows"),
-    "list_cost": ("SUM(ListCost)", "billed", "ListCost of billed rows"),
-    "ai_cost": ("SUM(EffectiveCost) FILTER (WHERE x_Model IS NOT NULL OR x_GpuModel IS NOT NULL)", "billed",
-                "cost of AI model and GPU rows"),
-    "token_cost": ("SUM(EffectiveCost) FILTER (WHERE x_TokenType IS NOT NULL AND x_Tokens IS NOT NULL)", "billed",
-                   "cost of billed rows carrying tokens"),
-    "billed_tokens": ("SUM(x_Tokens) FILTER (WHERE x_TokenType IS NOT NULL)", "billed", "tokens on billed rows"),
-    "input_cost": (f"SUM(EffectiveCost) FILTER (WHERE x_TokenType IN {_in(_INPUT)} AND x_Tokens IS NOT NULL)",
-                   "billed", "cost of input-side token rows (input, cached input, cache writes, ...)"),
-    "input_tokens": (f"SUM(x_Tokens) FILTER (WHERE x_TokenType IN {_in(_INPUT)})", "billed",
-                     "input-side tokens on billed rows"),
-    "output_cost": (f"SUM(EffectiveCost) FILTER (WHERE x_TokenType IN {_in(_OUTPUT)} AND x_Tokens IS NOT NULL)",
-                    "billed", "cost of output-side token rows (output, reasoning, ...)"),
-    "output_tokens": (f"SUM(x_Tokens) FILTER (WHERE x_TokenType IN {_in(_OUTPUT)})", "billed",
-                      "output-side tokens on billed rows"),
-    "gpu_cost": ("SUM(EffectiveCost) FILTER (WHERE x_GpuHours IS NOT NULL)", "billed", "cost of GPU rows"),
-    "gpu_hours": ("SUM(x_GpuHours)", "billed", "provisioned GPU-hours on billed rows"),
-    "tokens": ("SUM(x_Tokens) FILTER (WHERE x_TokenType IS NOT NULL)", "usage", "tokens (usage rows)"),
-    "requests": ("SUM(x_Requests)", "usage", "model requests (usage rows)"),
+_TOKEN_KINDS = ("input", "output", "token")
+_AI_KINDS = (*_TOKEN_KINDS, "gpu", "ai")
+#: the row kind every measure is built from (one engine pass groups by it)
+_KIND = (f"CASE WHEN x_TokenType IS NOT NULL AND x_Tokens IS NOT NULL THEN CASE WHEN x_TokenType IN {_in(_INPUT)} "
+         f"THEN 'input' WHEN x_TokenType IN {_in(_OUTPUT)} THEN 'output' ELSE 'token' END "
+         "WHEN x_GpuHours IS NOT NULL THEN 'gpu' WHEN x_Model IS NOT NULL OR x_GpuModel IS NOT NULL THEN 'ai' "
+         "ELSE 'other' END")
+_SUMS = {"cost": "EffectiveCost", "list_cost": "ListCost", "tokens": "x_Tokens", "requests": "x_Requests",
+         "gpu_hours": "x_GpuHours"}
+
+#: measure -> (summed column, row kinds (None: all rows), rows: ``billed`` or the ``usage`` source, meaning).
+#: Row kinds: ``input``/``output``/``token`` (rows carrying x_TokenType and x_Tokens: input side,
+#: output side, other), ``gpu`` (x_GpuHours), ``ai`` (other rows with x_Model or x_GpuModel), ``other``.
+MEASURES: dict[str, tuple[str, tuple | None, str, str]] = {
+    "cost": ("cost", None, "billed", "EffectiveCost of billed rows"),
+    "list_cost": ("list_cost", None, "billed", "ListCost of billed rows"),
+    "ai_cost": ("cost", _AI_KINDS, "billed", "cost of AI token, model and GPU rows"),
+    "token_cost": ("cost", _TOKEN_KINDS, "billed", "cost of billed rows carrying tokens"),
+    "billed_tokens": ("tokens", _TOKEN_KINDS, "billed", "tokens on billed rows"),
+    "input_cost": ("cost", ("input",), "billed", "cost of input-side token rows (input, cached input, cache writes, ...)"),
+    "input_tokens": ("tokens", ("input",), "billed", "input-side tokens on billed rows"),
+    "output_cost": ("cost", ("output",), "billed", "cost of output-side token rows (output, reasoning, ...)"),
+    "output_tokens": ("tokens", ("output",), "billed", "output-side tokens on billed rows"),
+    "gpu_cost": ("cost", ("gpu",), "billed", "cost of GPU rows (rows with x_GpuHours and no tokens)"),
+    "gpu_hours": ("gpu_hours", None, "billed", "provisioned GPU-hours on billed rows"),
+    "tokens": ("tokens", _TOKEN_KINDS, "usage", "tokens (usage rows)"),
+    "requests": ("requests", None, "usage", "model requests (usage rows)"),
 }
 
 
@@ -150,29 +156,15 @@ def _dsum(s) -> Decimal:
     return sum((v for v in s if isinstance(v, Decimal)), D(0))
 
 
-def _run(ledger, measures: list[str], source: str, by: list[str], where: str, fx, currency) -> pd.DataFrame:
-    dims = "".join(f"CAST({q(c)} AS VARCHAR) AS {q(c)}, " for c in by)
-    day = "CAST(ChargePeriodStart AS DATE) AS day, " if fx is not None else ""
-    aggs = ", ".join(f"{MEASURES[m][0]} AS {m}" for m in measures)
-    money = [m for m in measures if m.endswith("cost")]
-    df = ledger.query(f"SELECT x_BillingPeriod AS period, {dims}BillingCurrency AS currency, {day}{aggs} "
-                      f"FROM ledger WHERE {source} AND {where} GROUP BY ALL")
-    if fx is not None and len(df):
-        df = fx.convert(df, currency, money, date_column="day").drop(
-            columns=["day", "x_FxRate", "x_FxRateDate", "x_BillingCurrency"])
-        df = df.groupby(["period", *by, "currency"], dropna=False, as_index=False)[measures].agg(_dsum)
-    for c in by:
-        df[c] = df[c].astype(object).where(df[c].notna(), None)
-    return df
-
-
 def aggregate(ledger, by=("x_Feature",), period=None, *, usage: str = "billed", where: str | None = None,
               fx=None, currency: str | None = None) -> pd.DataFrame:
     """Every measure of :data:`MEASURES` per billing period, ``by`` and currency (wide).
 
-    Usage measures (``tokens``, ``requests``) come from the ``usage`` rows and carry no
-    currency: they are repeated on every currency row of their group. With ``fx``, money is
-    converted to ``currency`` per charge day before summing.
+    One engine pass sums cost, list cost, tokens, requests and GPU-hours per group, cost
+    authority and row kind; the measures are assembled from those few rows. Usage measures
+    (``tokens``, ``requests``) come from the ``usage`` rows and carry no currency: they are
+    repeated on every currency row of their group. With ``fx``, money is converted to
+    ``currency`` per charge day before summing.
     """
     by = _check_by(by)
     if usage not in USAGE_SOURCES:
@@ -180,24 +172,46 @@ def aggregate(ledger, by=("x_Feature",), period=None, *, usage: str = "billed", 
     if fx is not None and not currency:
         raise ConfigError("a reporting currency is needed with fx rates", column="reporting_currency")
     w = _where(period, where)
-    billed_m = [m for m, v in MEASURES.items() if v[1] == "billed"]
-    b = _run(ledger, billed_m, USAGE_SOURCES["billed"], by, w, fx, currency)
+    auths = sorted({"invoice", USAGE_SOURCES[usage].split("'")[1]})
     dims = "".join(f"CAST({q(c)} AS VARCHAR) AS {q(c)}, " for c in by)
-    u = ledger.query(f"SELECT x_BillingPeriod AS period, {dims}{MEASURES['tokens'][0]} AS tokens, "
-                     f"{MEASURES['requests'][0]} AS requests FROM ledger WHERE {USAGE_SOURCES[usage]} AND {w} "
-                     f"GROUP BY ALL")
-    for c in by:
-        u[c] = u[c].astype(object).where(u[c].notna(), None)
+    day = "CAST(ChargePeriodStart AS DATE) AS day, " if fx is not None else ""
+    sums = ", ".join(f"SUM({col}) AS {name}" for name, col in _SUMS.items())
+    df = ledger.query(f"SELECT x_BillingPeriod AS period, {dims}BillingCurrency AS currency, {day}"
+                      f"x_CostAuthority AS auth, {_KIND} AS kind, {sums} FROM ledger "
+                      f"WHERE x_CostAuthority IN {_in(auths)} AND {w} GROUP BY ALL")
+    if fx is not None and len(df):
+        df = fx.convert(df, currency, ["cost", "list_cost"], date_column="day")
     keys = ["period", *by]
-    if b.empty and u.empty:
-        return pd.DataFrame(columns=[*keys, "currency", *MEASURES])
-    m = b.merge(u, on=keys, how="outer")
-    if m["currency"].isna().any():  # usage without any billed cost in that group
-        only = m["currency"].isna()
-        m.loc[only, "currency"] = currency or (b["currency"].mode().iloc[0] if len(b) else "USD")
-    for c in MEASURES:
-        m[c] = m[c].map(lambda v: v if isinstance(v, Decimal) else D(0))
-    return m.sort_values([*keys, "currency"], key=lambda s: s.astype(str)).reset_index(drop=True)
+    usage_auth = USAGE_SOURCES[usage].split("'")[1]
+    billed: dict[tuple, dict[str, Decimal]] = {}
+    used: dict[tuple, dict[str, Decimal]] = {}
+    for r in df.to_dict("records"):
+        k = tuple(None if isinstance(r[c], float) or r[c] is None else r[c] for c in keys)
+        for name, (col, kinds, src, _) in MEASURES.items():
+            v = r[col]
+            if not isinstance(v, Decimal) or (kinds is not None and r["kind"] not in kinds):
+                continue
+            if src == "billed" and r["auth"] == "invoice":
+                acc = billed.setdefault((*k, r["currency"]), {})
+                acc[name] = acc.get(name, D(0)) + v
+            elif src == "usage" and r["auth"] == usage_auth:
+                acc = used.setdefault(k, {})
+                acc[name] = acc.get(name, D(0)) + v
+        if r["auth"] == "invoice":
+            billed.setdefault((*k, r["currency"]), {})
+    default_cur = currency or (min({k[-1] for k in billed}) if billed else "USD")
+    for k in used:
+        if not any(b[:-1] == k for b in billed):  # usage without any billed cost in that group
+            billed.setdefault((*k, default_cur), {})
+    rows = []
+    for k, acc in billed.items():
+        u = used.get(k[:-1], {})
+        rows.append({**dict(zip([*keys, "currency"], k)),
+                     **{m: (u if MEASURES[m][2] == "usage" else acc).get(m, D(0)) for m in MEASURES}})
+    out = pd.DataFrame(rows, columns=[*keys, "currency", *MEASURES])
+    for c in by:
+        out[c] = out[c].astype(object)
+    return out.sort_values([*keys, "currency"], key=lambda s: s.astype(str)).reset_index(drop=True)
 
 
 def _kpi_values(kpis: pd.DataFrame | None, by: list[str]) -> dict[tuple, dict[str, Decimal]]:
@@ -296,7 +310,7 @@ def unit_economics(ledger, by=("x_Feature",), period=None, *, metrics=None, kpis
     ncur: dict[tuple, int] = {}
     for rec in agg[["period", *by]].itertuples(index=False):
         ncur[tuple(rec)] = ncur.get(tuple(rec), 0) + 1
-    shared = {n for n, (_, src, _) in MEASURES.items() if src == "usage"}
+    shared = {n for n, (_, _, src, _) in MEASURES.items() if src == "usage"}
     rows = []
     for rec in agg.to_dict("records"):
         key = (rec["period"], *[rec[c] for c in by])
