@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +34,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from . import charts
+from .errors import ConfigError
 from .money import trim
 from .sql import lit, q
 
@@ -80,6 +82,9 @@ UNATTRIBUTED = charts.UNATTRIBUTED
 class Selection:
     """What the panel shows. Empty filter tuples mean "all".
 
+    Raises:
+        ConfigError: an unknown metric, dimension or filter column, or ``top_n`` < 1.
+
     Example:
         >>> Selection(metric="x_Tokens", by="x_Model").view
         'ledger'
@@ -94,14 +99,15 @@ class Selection:
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
-            raise ValueError(f"unknown metric {self.metric!r}; one of {', '.join(METRICS)}")
+            raise ConfigError(f"unknown metric {self.metric!r}; one of {', '.join(METRICS)}", column="metric")
         if self.by not in DIMENSIONS:
-            raise ValueError(f"unknown dimension {self.by!r}; one of {', '.join(DIMENSIONS)}")
+            raise ConfigError(f"unknown dimension {self.by!r}; one of {', '.join(DIMENSIONS)}", column="by")
         unknown = set(self.filters) - set(FILTERS)
         if unknown:
-            raise ValueError(f"unknown filter column(s) {sorted(unknown)}; one of {', '.join(FILTERS)}")
+            raise ConfigError(f"unknown filter column(s) {sorted(unknown)}; one of {', '.join(FILTERS)}",
+                              column="filters")
         if self.top_n < 1:
-            raise ValueError("top_n must be at least 1")
+            raise ConfigError("top_n must be at least 1", column="top_n")
 
     @property
     def view(self) -> str:
@@ -311,6 +317,9 @@ class Explorer:
         by: initial "stack by" dimension (one of :data:`DIMENSIONS`).
         top_n: initial number of groups ranked.
 
+    Raises:
+        ConfigError: a bad ``period``, ``metric``, ``by`` or ``top_n``.
+
     Attributes:
         controls: the input widgets by name (``start``, ``end``, ``metric``, ``by``,
             ``top_n`` and one ``SelectMultiple`` per :data:`FILTERS` column).
@@ -333,7 +342,10 @@ class Explorer:
         self.ledger = ledger
         opts = options(ledger)
         start, end = opts["start"], opts["end"]
+        Selection(metric=metric, by=by, top_n=top_n)  # typed errors for bad arguments before any query
         if period:
+            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+                raise ConfigError(f"period must be YYYY-MM, got {period!r}", column="period")
             p0 = dt.date.fromisoformat(period + "-01")
             start, end = p0, (pd.Timestamp(p0) + pd.offsets.MonthEnd(0)).date()
         layout = widgets.Layout(width="auto")

@@ -11,6 +11,7 @@ import altair as alt
 import pytest
 
 from aifinops import explorer
+from aifinops.errors import ConfigError
 from aifinops.explorer import OTHER, UNATTRIBUTED, Explorer, Selection
 from aifinops.ingest import ingest
 from aifinops.ledger import Ledger
@@ -89,8 +90,16 @@ def test_usage_metrics_read_every_row_and_cost_only_billed(ledger):
     assert "FROM ledger" in explorer._ranked_cte(Selection(metric="x_GpuHours"))
 
 
+def test_bad_arguments_are_typed_errors(ledger):
+    with pytest.raises(ConfigError, match="period must be YYYY-MM") as err:
+        Explorer(ledger, period="2025-13")
+    assert err.value.column == "period"
+    with pytest.raises(ConfigError, match="unknown metric"):
+        Explorer(ledger, metric="ListCost")
+
+
 def test_selection_rejects_unknown_names():
-    with pytest.raises(ValueError, match="unknown metric"):
+    with pytest.raises(ConfigError, match="unknown metric"):
         Selection(metric="Cost; DROP TABLE x")
     with pytest.raises(ValueError, match="unknown dimension"):
         Selection(by="BillingAccountName")
