@@ -71,6 +71,7 @@ __all__ = [
     "firm_rate",
     "measured_utilization",
     "overall_utilization",
+    "ledger_gpu_rates",
     "resolve_utilization",
     "MODEL_INPUTS",
     "tco_chart",
@@ -646,6 +647,24 @@ def resolve_utilization(value: Any, monthly: pd.DataFrame, fallback: Decimal = D
     if measured is not None:
         return measured, f"measured ({monthly['x_BillingPeriod'].min()} to {monthly['x_BillingPeriod'].max()})"
     return _utilization(fallback), "assumed (no on-prem GPU-hours in the ledger)"
+
+
+def ledger_gpu_rates(ledger, period: str | None = None) -> pd.DataFrame:
+    """What the cloud actually charged per GPU-hour: billed cost over ``x_GpuHours`` of the
+    billed rows that carry GPU-hours, per provider, GPU model and currency (summed exactly in
+    the engine; the rate is the exact quotient). Rows of instances include their CPU and
+    memory, so this is the all-in rate of the GPU capacity bought."""
+    from .sql import lit
+
+    where = "x_GpuHours IS NOT NULL AND x_GpuHours > 0"
+    if period:
+        where += f" AND x_BillingPeriod = {lit(period)}"
+    df = ledger.query("SELECT ProviderName, x_GpuModel, BillingCurrency, SUM(x_GpuHours) AS gpu_hours, "
+                      f"SUM(BilledCost) AS billed_cost FROM billed WHERE {where} GROUP BY ALL "
+                      "ORDER BY BillingCurrency, ProviderName, x_GpuModel")
+    df["rate_per_gpu_hour"] = [
+        (Decimal(c) / Decimal(h)) if h else None for c, h in zip(df["billed_cost"], df["gpu_hours"])]
+    return df
 
 
 def overall_utilization(monthly: pd.DataFrame) -> Decimal | None:

@@ -331,3 +331,21 @@ def test_sensitivity_ranges_from_yaml(tmp_path):
         with pytest.raises(ConfigError) as e:
             hybrid.load_swings(p)
         assert e.value.column == col and e.value.file == str(p)
+
+
+def test_ledger_gpu_rates_from_billed_rows(tmp_path):
+    from aifinops.ingest import ingest
+    from aifinops.ledger import Ledger
+
+    f = tmp_path / "focus.csv"
+    f.write_text("BilledCost,ChargePeriodStart,BillingCurrency,ChargeCategory,ProviderName,ServiceName,x_GpuHours,x_GpuModel\n"
+                 "55.04,2025-06-02,USD,Usage,AWS,Amazon EC2,8,H100\n"
+                 "110.08,2025-06-03,USD,Usage,AWS,Amazon EC2,16,H100\n"
+                 "10,2025-06-03,USD,Usage,AWS,Amazon EC2,,\n"
+                 "2.933908,2025-06-03,USD,Usage,GCP,Compute Engine,1,A100\n")
+    assert ingest([f], tmp_path / "l").files[0].status == "ok"
+    df = hybrid.ledger_gpu_rates(Ledger(tmp_path / "l"), "2025-06")
+    got = {(p, m): (h, r) for p, m, h, r in zip(df["ProviderName"], df["x_GpuModel"], df["gpu_hours"],
+                                                  df["rate_per_gpu_hour"])}
+    assert got == {("AWS", "H100"): (D(24), D("6.88")), ("GCP", "A100"): (D(1), D("2.933908"))}
+    assert hybrid.ledger_gpu_rates(Ledger(tmp_path / "l"), "2025-07").empty
