@@ -684,6 +684,10 @@ def finance_sheets(ledger, period: str, *, allocation=None, kpis: pd.DataFrame |
     return sheets
 
 
+_LABELS = {"efficiency_tokens_per_request": "tokens/request", "efficiency_token_mix": "token mix",
+           "other_cost": "other cost"}
+
+
 def bridge_waterfall(bridge: pd.DataFrame, title: str = "Cost change, previous to current month"):
     """A waterfall chart of one :func:`variance_bridge` group (the first currency): the
     previous month's cost, each part as a rise or fall, the current month's cost.
@@ -712,13 +716,14 @@ def bridge_waterfall(bridge: pd.DataFrame, title: str = "Cost change, previous t
     for r in g.itertuples(index=False):
         if r.part == "change" or float(r.amount) == 0:
             continue
-        steps.append((r.part, level, level + float(r.amount), "increase" if r.amount > 0 else "decrease"))
+        steps.append((_LABELS.get(r.part, r.part), level, level + float(r.amount),
+                      "increase" if r.amount > 0 else "decrease"))
         level += float(r.amount)
     steps.append(("current", 0.0, float(g["current_cost"].iloc[0]), "total"))
     data = pd.DataFrame(steps, columns=["step", "start", "end", "kind"])
     data["amount"] = data["end"] - data["start"]
     return alt.Chart(data, title=title).mark_bar().encode(
-        x=alt.X("step:N", sort=list(data["step"]), title=None, axis=alt.Axis(labelAngle=0)),
+        x=alt.X("step:N", sort=list(data["step"]), title=None, axis=alt.Axis(labelAngle=-30)),
         y=alt.Y("start:Q", title=f"Cost ({cur})", axis=alt.Axis(format=",.0f")), y2="end:Q",
         color=alt.Color("kind:N", title=None, scale=alt.Scale(
             domain=["total", "increase", "decrease"], range=[PALETTE["muted"], PALETTE["secondary"], PALETTE["primary"]])),
