@@ -61,8 +61,18 @@ from .errors import AifinopsError, ConfigError
 from .money import trim
 from .sql import lit, q
 
-__all__ = ["DRIVERS", "UNTAGGED", "DEFAULT_FEATURE_RULES", "Rule", "Rules", "Allocation", "ConservationError", "load_rules", "split",
-           "allocate"]
+__all__ = [
+    "DEFAULT_FEATURE_RULES",
+    "DRIVERS",
+    "UNTAGGED",
+    "Allocation",
+    "ConservationError",
+    "Rule",
+    "Rules",
+    "allocate",
+    "load_rules",
+    "split",
+]
 
 #: driver name -> what it splits by
 DRIVERS: dict[str, str] = {

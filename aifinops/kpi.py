@@ -39,8 +39,16 @@ import pandas as pd
 from .errors import ConfigError
 from .money import dsum
 
-__all__ = ["COLUMNS", "METRICS", "DIMENSIONS", "MONEY_METRICS", "RATE_METRICS", "read_kpis", "monthly",
-           "dimension_column"]
+__all__ = [
+    "COLUMNS",
+    "DIMENSIONS",
+    "METRICS",
+    "MONEY_METRICS",
+    "RATE_METRICS",
+    "dimension_column",
+    "monthly",
+    "read_kpis",
+]
 
 #: the KPI file's columns, in order (``unit`` optional)
 COLUMNS: tuple[str, ...] = ("date", "dimension", "key", "metric", "value", "unit")

@@ -32,7 +32,7 @@ import pandas as pd
 
 from .truth import EUR_PER_USD, FEATURES, events
 
-__all__ = ["write", "FEATURE_PRICE", "SUCCESS_RATE", "MINUTES_SAVED"]
+__all__ = ["FEATURE_PRICE", "MINUTES_SAVED", "SUCCESS_RATE", "write"]
 
 #: USD per customer per month for a feature the customer uses
 FEATURE_PRICE = {"chat-assistant": 4000, "semantic-search": 3000, "doc-summarizer": 1500, "support-triage": 2500,
