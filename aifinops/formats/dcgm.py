@@ -31,7 +31,7 @@ from ..sql import Source, lit, q
 from .base import Check, IngestOptions, Plan, Probe, Recon, SourceFormat, csv_relation
 from .slurm import gpu_hours_sql
 
-__all__ = ["DcgmSamplesFormat", "FORMATS"]
+__all__ = ["FORMATS", "DcgmSamplesFormat"]
 
 _TIME_COLUMNS = ("timestamp", "Timestamp", "time", "Time")
 _GPU_MODEL_RE = r"(?i)(H200|H100|B200|GB200|A100|A10G|A10|L40S|L40|L4|T4|V100)"

@@ -42,7 +42,7 @@ from ..sql import Source, lit, q
 from .base import Check, IngestOptions, Plan, Probe, Recon, SourceFormat
 from .openai import json_docs_sql, json_field_sql
 
-__all__ = ["OpenCostAllocationFormat", "read_custom_pricing", "FORMATS"]
+__all__ = ["FORMATS", "OpenCostAllocationFormat", "read_custom_pricing"]
 
 #: allocation fields read (column -> JSON path inside one allocation)
 _FIELDS = {

@@ -35,7 +35,7 @@ from __future__ import annotations
 from ..sql import Source, lit, q
 from .base import Check, IngestOptions, Plan, Probe, Recon, SourceFormat, csv_relation
 
-__all__ = ["SlurmSacctFormat", "gpu_hours_sql", "FORMATS"]
+__all__ = ["FORMATS", "SlurmSacctFormat", "gpu_hours_sql"]
 
 _NOT_A_TIME = ("Unknown", "None", "")
 

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["write", "TRAINING_TEAMS", "NODES", "GPUS_PER_NODE", "OPENCOST_PRICES", "DCGM_DAYS"]
+__all__ = ["DCGM_DAYS", "GPUS_PER_NODE", "NODES", "OPENCOST_PRICES", "TRAINING_TEAMS", "write"]
 
 #: teams whose on-prem GPU-hours are Slurm jobs; the others are Kubernetes (OpenCost)
 TRAINING_TEAMS = frozenset({"data-science"})

@@ -8,7 +8,12 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from aifinops.errors import DateParseError, InvalidValueError, MissingColumnError, NumberParseError
+from aifinops.errors import (
+    DateParseError,
+    InvalidValueError,
+    MissingColumnError,
+    NumberParseError,
+)
 from aifinops.formats import detect
 from aifinops.ingest import ingest, preview
 from aifinops.ledger import Ledger
