@@ -34,7 +34,7 @@ from . import forecast as _fc
 from . import schema
 from .errors import ConfigError
 
-__all__ = ["METHODS", "USAGE", "chart", "ledger_chart", "explain_top", "DRIVER_DIMENSIONS", "detect", "find_anomalies", "explain", "ai_drivers", "explain_event"]
+__all__ = ["DRIVER_DIMENSIONS", "METHODS", "USAGE", "ai_drivers", "chart", "detect", "explain", "explain_event", "explain_top", "find_anomalies", "ledger_chart"]
 
 METHODS = ("mad", "interval", "either", "both")
 #: dimensions an anomaly is explained by (those present in the ledger)

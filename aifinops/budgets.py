@@ -47,23 +47,24 @@ from . import schema
 from .errors import ConfigError
 
 __all__ = [
-    "SCOPE_COLUMNS",
-    "POLICY_TYPES",
     "ALERT_EXIT_CODE",
+    "POLICY_TYPES",
+    "SCOPE_COLUMNS",
     "Budget",
     "Policy",
+    "alerts_frame",
+    "budget_alerts",
+    "budget_status",
+    "check_alerts",
+    "check_policies",
+    "exit_code",
+    "finance_sheets",
     "load_budgets",
     "load_policies",
+    "main_alerts",
     "month_bounds",
     "run_out_date",
-    "budget_status",
-    "budget_alerts",
-    "check_policies",
-    "check_alerts",
     "write_alerts",
-    "alerts_frame",
-    "exit_code",
-    "main_alerts",
 ]
 
 #: budget / policy scope keys -> ledger columns
@@ -203,7 +204,7 @@ def load_budgets(path: str | Path) -> list[Budget]:
         bad = set(e) - allowed
         if bad:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(map(str, bad)))}", file=f, row=i,
-                              column=sorted(map(str, bad))[0])
+                              column=min(map(str, bad)))
         if "amount" not in e:
             raise ConfigError(f"{where}: amount is required", file=f, row=i, column="amount")
         months = e.get("months", [e["month"]] if "month" in e else [])
@@ -579,7 +580,7 @@ def write_alerts(alerts: Sequence[dict], path: str | Path, **meta) -> Path:
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **meta,
+    doc = {"generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **meta,
            "count": len(alerts), "alerts": list(alerts)}
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".alerts-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -693,3 +694,21 @@ def alerts_frame(alerts: Sequence[dict]) -> pd.DataFrame:
     df = pd.DataFrame(list(alerts))[cols]
     rank = df["severity"].map({"critical": 0, "warning": 1, "info": 2})
     return df.assign(_r=rank).sort_values(["_r", "kind", "name"], kind="stable").drop(columns="_r").reset_index(drop=True)
+
+
+def finance_sheets(ledger, period: str | None, *, budgets: str | Path | Sequence[Budget] | None = None,
+                   policies: str | Path | Sequence[Policy] | None = None, as_of=None) -> dict[str, pd.DataFrame]:
+    """Sheets for the finance workbook: ``Budgets`` (budget vs actual vs forecast, exact
+    actuals) and ``Alerts`` (budget alerts and guardrail violations of the period).
+
+    Example:
+        >>> from aifinops.report import open_ledger
+        >>> sorted(finance_sheets(open_ledger("", inputs=None), "2026-03"))
+        ['Alerts', 'Budgets']
+    """
+    if period is not None and as_of is None:
+        as_of = month_bounds(period)[1]
+    alerts, status = check_alerts(ledger, budgets=budgets, policies=policies, period=period, as_of=as_of)
+    if status.empty:
+        status = pd.DataFrame(columns=["budget", "currency", "amount", "actual", "pct_used", "forecast", "run_out"])
+    return {"Budgets": status, "Alerts": alerts_frame(alerts)}

@@ -40,19 +40,19 @@ __all__ = [
     "MODELS",
     "Forecast",
     "ForecastSet",
-    "quiet",
-    "seasonal_naive",
-    "prophet_forecast",
-    "metrics",
     "backtest",
-    "forecast",
-    "forecast_many",
+    "chart",
     "daily_series",
-    "forecast_ledger",
-    "token_series",
     "driver_forecast",
     "driver_summary",
-    "chart",
+    "forecast",
+    "forecast_ledger",
+    "forecast_many",
+    "metrics",
+    "prophet_forecast",
+    "quiet",
+    "seasonal_naive",
+    "token_series",
 ]
 
 MODELS: tuple[str, ...] = ("prophet", "seasonal_naive")
@@ -218,7 +218,7 @@ def metrics(actual, yhat, lower=None, upper=None) -> dict[str, float]:
         "mape": float(np.mean(np.abs(y[nz] - f[nz]) / np.abs(y[nz]))) if nz.any() else math.nan,
         "bias": float((f - y).sum() / den) if den else math.nan,
         "coverage": math.nan,
-        "n": int(len(y)),
+        "n": len(y),
     }
     if lower is not None and upper is not None and len(y):
         lo, hi = np.asarray(lower, float), np.asarray(upper, float)
@@ -665,7 +665,7 @@ def chart(fs: ForecastSet, *, title: str = "Daily cost forecast", history_days: 
     import altair as alt
 
     keys = fs.keys
-    label = lambda df: df[keys].astype(str).agg(" · ".join, axis=1)  # noqa: E731
+    label = lambda df: df[keys].astype(str).agg(" · ".join, axis=1)
     f = fs.forecasts.copy()
     f["series"] = label(f)
     f["ds"] = pd.to_datetime(f["ds"])

@@ -56,12 +56,13 @@ __all__ = [
     "SCENARIOS",
     "Scenario",
     "ScenarioResult",
-    "scenario_parameters",
     "base_usage",
-    "run",
-    "compare",
-    "run_presets",
     "chart",
+    "compare",
+    "notebook_parameters",
+    "run",
+    "run_presets",
+    "scenario_parameters",
 ]
 
 #: discount assumed for batch tokens when the catalogue has no batch price (OpenAI, Anthropic
@@ -172,6 +173,18 @@ def scenario_parameters(name: str, **overrides) -> dict[str, Any]:
     for k in ("switch_to", "launch_model", "launch_provider"):
         d[k] = d[k] or ""
     return d
+
+
+def notebook_parameters(name: str, **overrides) -> dict[str, Any]:
+    """The papermill parameter set of notebook 05 for a named scenario (its drivers live in
+    :data:`SCENARIOS`; ``overrides`` change some of them).
+
+    Example:
+        >>> notebook_parameters("caching", cache_hit_rate=0.8)
+        {'scenario': 'caching', 'overrides': {'cache_hit_rate': 0.8}}
+    """
+    scenario_parameters(name, **overrides)  # validates the name and the drivers
+    return {"scenario": name, "overrides": dict(overrides)}
 
 
 def base_usage(ledger, *, days: int = 30, end=None) -> pd.DataFrame:
@@ -323,7 +336,7 @@ def _cost(g: pd.DataFrame, *, r, h, b, cut, volume, launch_tokens) -> Any:
         if rec["launch"]:
             P, O = P + launch_tokens[0], O + launch_tokens[1]
 
-        def at(prefix, P=P, O=O, hh=hh):
+        def at(prefix, P=P, O=O, hh=hh, rec=rec):
             u = {k: (rec[prefix + k] if isinstance(cut, Decimal) else float(rec[prefix + k]))
                  for k in ("u_in", "u_c", "u_out", "u_bin", "u_bout")}
             o = rec[prefix + "other"] if isinstance(cut, Decimal) else float(rec[prefix + "other"])
@@ -431,7 +444,7 @@ def run(sc: Scenario, ledger=None, *, base: pd.DataFrame | None = None, at=None,
 def _savings(g: pd.DataFrame, sc: Scenario, r, h, b, cut) -> pd.DataFrame:
     D = Decimal
     zero = (D(0), D(0))
-    kw = dict(volume=D(1), launch_tokens=zero)
+    kw = {"volume": D(1), "launch_tokens": zero}
     now = _cost(g, r=D(0), h=None, b=D(0), cut=D(0), **kw)
     rows = []
     # caching realised: the cached prompt tokens priced as plain input, minus their actual price

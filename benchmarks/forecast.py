@@ -22,7 +22,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aifinops.forecast import forecast_many, quiet  # noqa: E402
+from aifinops.forecast import forecast_many, quiet
 
 
 def series(n: int, days: int, seed: int = 0) -> pd.DataFrame:

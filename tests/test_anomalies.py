@@ -54,8 +54,8 @@ def _ledger(tmp_path):
     from aifinops.ingest import ingest
     from aifinops.ledger import Ledger
 
-    rows = ["BilledCost,ChargePeriodStart,BillingCurrency,ChargeCategory,ProviderName,ServiceName,Tags,"
-            "x_Model,x_TokenType,x_Tokens,x_Requests"]
+    rows = [("BilledCost,ChargePeriodStart,BillingCurrency,ChargeCategory,ProviderName,ServiceName,Tags,"
+             "x_Model,x_TokenType,x_Tokens,x_Requests")]
     for d in pd.date_range("2025-03-03", periods=56):
         gpu = 400 if d == pd.Timestamp("2025-04-21") else 0
         rows.append(f'100,{d.date()},USD,Usage,AWS,EC2,"{{""team"": ""search""}}",,,,')

@@ -63,8 +63,8 @@ def test_budget_status_burn_rate_forecast_and_alerts(tmp_path):
     st = B.budget_status(led, budgets, "2026-03", as_of="2026-03-11").set_index("budget")
     assert list(st.index) == ["alpha", "web"]  # the February budget does not apply
     ds = st.loc["alpha"]
-    assert ds["actual"] == Decimal("1000") and ds["days_elapsed"] == 10 and ds["days_in_month"] == 31
-    assert ds["burn_rate"] == Decimal("100")
+    assert ds["actual"] == Decimal(1000) and ds["days_elapsed"] == 10 and ds["days_in_month"] == 31
+    assert ds["burn_rate"] == Decimal(100)
     assert ds["forecast"] == pytest.approx(3100, rel=0.01)          # a flat 100/day series
     assert ds["run_out"] == dt.date(2026, 3, 25)                      # 2450 passed on day 25 (2500 > 2450)
     assert st.loc["web", "actual"] == Decimal("1.00") and st.loc["web", "forecast_model"] == "burn_rate"
@@ -120,7 +120,7 @@ def test_check_alerts_writes_json_and_exit_code(tmp_path):
     b = tmp_path / "b.yaml"
     b.write_text("budgets:\n  - {name: all, amount: 400}\n")
     out = tmp_path / "out" / "alerts.json"
-    alerts, status = B.check_alerts(led, budgets=b, out=out)
+    alerts, _ = B.check_alerts(led, budgets=b, out=out)
     doc = json.loads(out.read_text())
     assert doc["period"] == "2026-03" and doc["count"] == len(alerts) == 2
     assert doc["alerts"][0]["actual"] == "500.000000000000000000"

@@ -120,7 +120,7 @@ def test_driver_forecast_prices_volume_and_follows_a_model_switch():
     base = F.driver_forecast(tokens=t, horizon=3, folds=1, models=("seasonal_naive",))
     assert len(base) == 6 and (base["x_Tokens"] == 1_000_000).all()
     by = base.groupby("x_TokenType")["x_PricedCost"].first()
-    assert by["input"] == Decimal("2.5") and by["output"] == Decimal("10")  # gpt-4o $2.50 / $10 per MTok
+    assert by["input"] == Decimal("2.5") and by["output"] == Decimal(10)  # gpt-4o $2.50 / $10 per MTok
     mini = F.driver_forecast(tokens=t, horizon=3, folds=1, models=("seasonal_naive",), as_model="gpt-4o-mini")
     by = mini.groupby("x_TokenType")["x_PricedCost"].first()
     assert by["input"] == Decimal("0.15") and by["output"] == Decimal("0.6")

@@ -54,7 +54,7 @@ def test_cache_hit_rate_realised_vs_potential():
 
 def test_batch_share_price_cut_and_growth():
     assert one(S.Scenario(months=1, batch_share=0.5)).plan["scenario"][0] == Decimal("9.375")
-    assert one(S.Scenario(months=1, price_cut_pct=20)).plan["scenario"][0] == Decimal("10")
+    assert one(S.Scenario(months=1, price_cut_pct=20)).plan["scenario"][0] == Decimal(10)
     g = one(S.Scenario(months=3, growth_pct=10))
     assert g.plan["scenario"].tolist() == [Decimal("12.5"), Decimal("13.75"), Decimal("15.125")]
     assert g.totals["scenario"][0] == Decimal("41.375") and g.totals["baseline"][0] == Decimal("37.5")
@@ -64,7 +64,7 @@ def test_feature_launch_adds_priced_tokens_from_its_month():
     r = one(S.Scenario(months=3, launch_model="gpt-4o", launch_provider="OpenAI", launch_requests_per_day=1000,
                        launch_input_tokens=100, launch_output_tokens=10, launch_month=2))
     # 1000 x 30 x 100 = 3M input (7.50) + 0.3M output (3.00)
-    assert r.plan["scenario"].tolist() == [Decimal("12.5"), Decimal("23"), Decimal("23")]
+    assert r.plan["scenario"].tolist() == [Decimal("12.5"), Decimal(23), Decimal(23)]
 
 
 def test_monte_carlo_bands():
