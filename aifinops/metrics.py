@@ -209,8 +209,8 @@ def aggregate(ledger, by=("x_Feature",), period=None, *, usage: str = "billed", 
         rows.append({**dict(zip([*keys, "currency"], k)),
                      **{m: (u if MEASURES[m][2] == "usage" else acc).get(m, D(0)) for m in MEASURES}})
     out = pd.DataFrame(rows, columns=[*keys, "currency", *MEASURES])
-    for c in by:
-        out[c] = out[c].astype(object)
+    for c in by:  # NULL stays None (pandas would infer a string column holding NaN)
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
     return out.sort_values([*keys, "currency"], key=lambda s: s.astype(str)).reset_index(drop=True)
 
 
@@ -329,8 +329,8 @@ def unit_economics(ledger, by=("x_Feature",), period=None, *, metrics=None, kpis
                          "denominator": trim(den) if den is not None else None, "unit": unit})
     cols = ["period", *by, "currency", "metric", "value", "numerator", "denominator", "unit"]
     out = pd.DataFrame(rows, columns=cols)
-    for c in ("value", "numerator", "denominator"):
-        out[c] = out[c].astype(object)
+    for c in ("value", "numerator", "denominator", *by):
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
     return out
 
 

@@ -116,6 +116,9 @@ def test_allocated_cost_per_feature(led):
     # 2025-02: sem 9 + chat 0.81 direct; 87 unfeatured split by requests 200:400 -> 29 / 58
     assert _v(ue, period="2025-02", x_Feature="sem", metric="cost") == D("38")
     assert _v(ue, period="2025-02", x_Feature="chat", metric="cost") == D("58.81")
+    # the un-featured bucket is one group (None), emptied by the rule
+    assert _v(ue, period="2025-02", x_Feature=None, metric="cost") == 0
+    assert not ue.duplicated(["period", "x_Feature", "currency", "metric"]).any()
     with pytest.raises(ConfigError):
         unit_economics(led, by="x_Team", allocation=a)
 
