@@ -24,7 +24,9 @@ from aifinops.samples.truth import ground_truth
 CENT = Decimal("0.01")
 #: sample writer -> the truth provider it renders (None: not invoice data)
 WRITER_PROVIDER = {"aws": "aws", "azure": "azure", "gcp": "gcp", "oci": "oci", "openai": "openai",
-                   "anthropic": "anthropic", "focus": "saas", "gateways": None}
+                   "anthropic": "anthropic", "focus": "saas", "gateways": None, "onprem": None, "kpis": None}
+#: business inputs (KPIs, FX, GPU rate tables) live under business/ and are not exports
+BUSINESS = "business/"
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,7 @@ def test_manifest_lists_every_file_with_hash_format_and_rows(built):
         assert hashlib.sha256(p.read_bytes()).hexdigest() == f["sha256"]
         assert f["rows"] > 0, rel
         assert f["writer"] in set(B.writers()) | {"truth"}
-        if f["writer"] != "truth":
+        if f["writer"] != "truth" and not rel.startswith(BUSINESS):
             assert f["format"] is not None, f"{rel} is not detected as any aifinops format"
     assert files["focus/pinecone-focus-1.2.csv"]["format"] == "focus"
     assert files["ground_truth.parquet"]["rows"] == m["truth_rows"] == len(ground_truth(months=2))
@@ -211,7 +213,7 @@ def test_built_samples_ingest_and_recover_truth_totals_per_provider(built, tmp_p
 
     a, _ = built
     m = _manifest(a)
-    files = [a / f["file"] for f in m["files"] if f["writer"] != "truth"]
+    files = [a / f["file"] for f in m["files"] if f["writer"] != "truth" and not f["file"].startswith(BUSINESS)]
     rep = ingest(files, tmp_path / "ledger")
     bad = [(r.path, r.status, str(r.error)) for r in rep.files if r.status != "ok" or r.quarantined]
     assert bad == []
