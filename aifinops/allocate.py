@@ -377,15 +377,20 @@ def _entries(ledger, rules: Rules, where: str, fx=None, currency: str | None = N
     return df
 
 
-def _usage_drivers(ledger, rules: Rules, rule: Rule, where: str) -> dict[str, dict[str, Decimal]]:
-    col = _USAGE[rule.driver]
-    extra = f" AND ({rule.driver_where})" if rule.driver_where else ""
-    df = ledger.query(
-        f"SELECT x_BillingPeriod AS period, CAST({q(rules.target)} AS VARCHAR) AS t, SUM({col}) AS v FROM ledger "
-        f"WHERE {where} AND {q(rules.target)} IS NOT NULL AND {col} IS NOT NULL{extra} GROUP BY ALL")
+def _usage_drivers(ledger, rules: Rules, rule: Rule, where: str, cache: dict) -> dict[str, dict[str, Decimal]]:
+    """Tokens, requests and GPU-hours per period and target in one pass per ``driver_where``."""
+    key = rule.driver_where or ""
+    if key not in cache:
+        extra = f" AND ({rule.driver_where})" if rule.driver_where else ""
+        sums = ", ".join(f"SUM({col}) AS {name}" for name, col in _USAGE.items())
+        cache[key] = ledger.query(
+            f"SELECT x_BillingPeriod AS period, CAST({q(rules.target)} AS VARCHAR) AS t, {sums} FROM ledger "
+            f"WHERE {where} AND {q(rules.target)} IS NOT NULL{extra} GROUP BY ALL")
+    df = cache[key]
     out: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for p, t, v in df.itertuples(index=False):
-        out[p][t] = Decimal(v)
+    for p, t, v in df[["period", "t", rule.driver]].itertuples(index=False):
+        if isinstance(v, Decimal):
+            out[p][t] = v
     return out
 
 
@@ -455,13 +460,14 @@ def allocate(ledger, rules: Rules | str | Path | dict, *, period=None, kpis: pd.
                       "driver_value": None, "driver_total": None, "coefficient": None, "amount": rec["amount"],
                       "remainder": False, "_live": True})
     unalloc: list[dict] = []
+    usage_cache: dict[str, pd.DataFrame] = {}
     target = rules.target
     for rule in rules.rules:
         pool = [ln for ln in lines if ln["_live"] and rule.matches(ln)]
         if not pool:
             continue
         if rule.driver in _USAGE:
-            drivers = _usage_drivers(ledger, rules, rule, where)
+            drivers = _usage_drivers(ledger, rules, rule, where, usage_cache)
         elif rule.driver == "kpi":
             drivers = _kpi_drivers(kpis, rules, rule)
         else:
