@@ -10,7 +10,8 @@ inside the functions that need a session. :func:`to_spark_sql` works without it.
 Where a DuckDB function has no Spark twin through sqlglot, :func:`to_spark_sql` rewrites it:
 
 * ``element_at(map, k)[1]`` (DuckDB returns a list) -> ``element_at(map, k)``;
-* ``json_valid(x)`` -> ``get_json_object(x, '$') IS NOT NULL``;
+* ``json_valid(x)`` -> ``json_object_keys(x) IS NOT NULL OR json_array_length(x) IS NOT NULL``
+  (a JSON object or array; a bare JSON scalar such as ``"a"`` counts as invalid on Spark);
 * ``json_extract_string(x, '$."k"')`` -> ``get_json_object(x, '$['k']')`` (Spark's JSON path
   has no quoted member names);
 * ``to_json(<row alias>)`` -> ``to_json(struct(alias.*))``; ``to_json(<scalar>)`` -> the
@@ -23,7 +24,7 @@ Where a DuckDB function has no Spark twin through sqlglot, :func:`to_spark_sql` 
 Example:
     >>> from aifinops.spark import to_spark_sql
     >>> to_spark_sql("SELECT json_valid(t), element_at(m, 'k')[1], strftime(d, '%Y-%m') FROM x")
-    "SELECT (NOT GET_JSON_OBJECT(t, '$') IS NULL), ELEMENT_AT(m, 'k'), DATE_FORMAT(d, 'yyyy-MM') FROM x"
+    "SELECT (NOT JSON_OBJECT_KEYS(t) IS NULL OR NOT JSON_ARRAY_LENGTH(t) IS NULL), ELEMENT_AT(m, 'k'), DATE_FORMAT(d, 'yyyy-MM') FROM x"
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import re
 import shutil
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,16 +43,22 @@ import sqlglot
 from sqlglot import exp
 
 from . import __version__, schema
-from .errors import AifinopsError, FormatError, MixedCurrencyError, ReconciliationError, error_from_reason
+from .errors import (
+    AifinopsError,
+    FormatError,
+    MixedCurrencyError,
+    ReconciliationError,
+    error_from_reason,
+)
 from .formats import detect, get_format
 from .formats.base import IngestOptions, Probe
-from .ingest import FileResult, _Pipeline, file_hash
+from .ingest import FileResult, _ingest_key, _Pipeline, file_hash
 from .ledger import Ledger
 from .money import trim
 from .sql import Source, lit, q
 from .tags import TagMap
 
-__all__ = ["to_spark_sql", "spark_types", "SESSION_CONF", "local_session", "normalize"]
+__all__ = ["SESSION_CONF", "local_session", "normalize", "spark_types", "to_spark_sql"]
 
 #: Spark SQL settings under which the transpiled SQL means what it means in DuckDB:
 #: UTC session; lenient casts (TRY_CAST semantics, NULL on a failed parse) instead of ANSI
@@ -115,9 +122,12 @@ def _rewrite(node: exp.Expression, row_aliases: set[str]) -> exp.Expression:
         name = _fname(node)
         args = node.expressions
         if name == "json_valid" and len(args) == 1:
-            return exp.Paren(this=exp.Not(this=exp.Is(
-                this=exp.Anonymous(this="GET_JSON_OBJECT", expressions=[args[0], exp.Literal.string("$")]),
-                expression=exp.Null())))
+            # a JSON object or array that parses (GET_JSON_OBJECT(x, '$') is not a validator:
+            # it returns a prefix of some malformed documents)
+            def ok(fn: str) -> exp.Expression:
+                return exp.Not(this=exp.Is(this=exp.Anonymous(this=fn, expressions=[args[0].copy()]),
+                                           expression=exp.Null()))
+            return exp.Paren(this=exp.Or(this=ok("JSON_OBJECT_KEYS"), expression=ok("JSON_ARRAY_LENGTH")))
         if name == "to_json" and len(args) == 1:
             a = args[0]
             if isinstance(a, exp.Column) and not a.table and a.name in row_aliases:
@@ -201,6 +211,7 @@ def local_session(master: str = "local[2]", app: str = "aifinops", **conf: str):
     from pyspark.sql import SparkSession
 
     b = SparkSession.builder.master(master).appName(app).config("spark.ui.enabled", "false") \
+        .config("spark.ui.showConsoleProgress", "false") \
         .config("spark.sql.shuffle.partitions", "4")
     for k, v in {**SESSION_CONF, **conf}.items():
         b = b.config(k, v)
@@ -214,7 +225,12 @@ def _is_uri(p: str) -> bool:
 
 
 def _local(p: str) -> Path:
-    return Path(p[len("file://"):] if p.startswith("file://") else p)
+    """A local path from a path or ``file:`` URI (Spark reports ``file:/tmp/x``)."""
+    if p.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(p).path))
+    return Path(p)
 
 
 def normalize(spark, path: str | Path, fmt: str | None, out: str | Path, *, tag_map: TagMap | str | Path | None = None,
@@ -305,7 +321,7 @@ def _normalize(spark, path: str, fmt_name, out: str, tag_map, options, t0) -> Fi
         src_view = view(numbered, "src")
         plan = fmt.plan(Source(types), probe, options)
         res.defaulted = list(plan.defaulted)
-        ingested_at = datetime.now(timezone.utc).replace(microsecond=0)
+        ingested_at = datetime.now(UTC).replace(microsecond=0)
         pipe = _Pipeline(f"SELECT * FROM {src_view}", {**types, "__row": "BIGINT"}, plan, tag_map, src_label=path,
                          fmt=fmt, digest=res.hash, ingested_at=ingested_at)
 
@@ -315,15 +331,24 @@ def _normalize(spark, path: str, fmt_name, out: str, tag_map, options, t0) -> Fi
             [q(k) for k in pipe.key_cols]
         sums = "".join(f", sum(__rsrc_{i}) AS __rsrc_{i}" for i in range(n_recon))
         ngroup = len(group) + 2
-        chk_df = run(f"SELECT __reason IS NULL AS __ok, {', '.join(group)}, "
-                     f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period, count(*) AS __n{sums} "
-                     f"FROM ({pipe.base}) AS __p GROUP BY {', '.join(str(i) for i in range(1, ngroup + 1))}").cache()
+        chk0 = view(run(f"SELECT __reason IS NULL AS __ok, {', '.join(group)}, "
+                        f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period, count(*) AS __n{sums} "
+                        f"FROM ({pipe.base}) AS __p GROUP BY {', '.join(str(i) for i in range(1, ngroup + 1))}"
+                        ).cache(), "chk0")
+        cached.append(spark.table(chk0))
+        # Tags validity and attribution once per distinct value; rows with invalid Tags JSON
+        # are quarantined too (as the DuckDB pipeline does)
+        tagl_df = run(pipe.tag_lookup(f"SELECT * FROM {chk0}")).cache()
+        cached.append(tagl_df)
+        tagl = view(tagl_df, "tagl")
+        chk_df = spark.sql(f"SELECT c.__ok AND t.__tbad IS NULL AS __ok2, c.* FROM {chk0} AS c "
+                           f"LEFT JOIN {tagl} AS t ON c.`Tags` <=> t.__tk").drop("__ok") \
+            .withColumnRenamed("__ok2", "__ok").cache()
         cached.append(chk_df)
         chk = view(chk_df, "chk")
-        tagl_df = run(pipe.tag_lookup(f"SELECT * FROM {chk} WHERE __ok")).cache()
         clsl_df = run(pipe.class_lookup(f"SELECT * FROM {chk} WHERE __ok")).cache()
-        cached += [tagl_df, clsl_df]
-        tagl, clsl = view(tagl_df, "tagl"), view(clsl_df, "clsl")
+        cached.append(clsl_df)
+        clsl = view(clsl_df, "clsl")
         n_all, n_bad = run(f"SELECT COALESCE(sum(__n), 0) AS a, COALESCE(sum(CASE WHEN NOT __ok THEN __n END), 0) AS b "
                            f"FROM {chk}").collect()[0]
         res.source_rows, res.quarantined = int(n_all), int(n_bad)
@@ -360,7 +385,7 @@ def _normalize(spark, path: str, fmt_name, out: str, tag_map, options, t0) -> Fi
                 f"{b['column']} {b['currency']}: source {b['source_total']} != ledger {b['ledger_total']} + "
                 f"quarantined {b['quarantined_total']} (difference {b['difference']})", file=path)
         if ledger is not None:
-            _commit(ledger, Path(stage), res, path, fmt, plan, pipe.extras, ingested_at, short)
+            _commit(ledger, Path(stage), res, path, fmt, plan, pipe.extras, ingested_at, short, tag_map, options)
         else:
             _publish(spark, stage, out, short, bool(res.quarantined))
         res.status = "quarantined" if res.quarantined else "ok"
@@ -404,7 +429,8 @@ def _reconcile(spark, run, plan, chk: str, data: str, rows: int) -> list[dict]:
     return out
 
 
-def _commit(ledger: Ledger, stage: Path, res: FileResult, path: str, fmt, plan, extras, ingested_at, short) -> None:
+def _commit(ledger: Ledger, stage: Path, res: FileResult, path: str, fmt, plan, extras, ingested_at, short,
+            tag_map: TagMap, options: IngestOptions) -> None:
     """Staged Spark output -> the ledger's layout, committed atomically with its manifest entry."""
     added: list[tuple[Path, str]] = []
     for i, f in enumerate(sorted((stage / "data").rglob("*.parquet"))):
@@ -426,7 +452,8 @@ def _commit(ledger: Ledger, stage: Path, res: FileResult, path: str, fmt, plan, 
         entry = {
             "hash": res.hash, "path": path, "abs_path": str(src.resolve()), "format": fmt.name,
             "size_bytes": src.stat().st_size if src.is_file() else None, "ingested_at": ingested_at.isoformat(),
-            "aifinops_version": __version__, "source_rows": res.source_rows, "rows": res.rows,
+            "aifinops_version": __version__, "ingest_key": _ingest_key(fmt, tag_map, options),
+            "source_rows": res.source_rows, "rows": res.rows,
             "quarantined": res.quarantined, "defaulted": res.defaulted, "cost_authority": plan.cost_authority,
             "extra_columns": extras, "files": [rel for _, rel in added if rel.startswith("data/")],
             "quarantine_file": qfile, "engine": "spark",
