@@ -143,3 +143,45 @@ def test_daily_series_fills_gaps_and_sums_exactly(tmp_path):
     assert by.groupby("key")["cost"].sum().to_dict() == {"AWS": Decimal("0.3"), "OpenAI": Decimal("1.5")}
     with pytest.raises(ConfigError):
         F.daily_series(Ledger(tmp_path / "led"), "NoSuchColumn")
+
+
+def _small_ledger(tmp_path):
+    """90 days of two teams' cost plus gpt-4o token rows (with a spike on one day)."""
+    from aifinops.ingest import ingest
+    from aifinops.ledger import Ledger
+
+    rows = [("BilledCost,ChargePeriodStart,BillingCurrency,ChargeCategory,ProviderName,ServiceName,Tags,"
+             "x_Model,x_TokenType,x_Tokens,x_Requests")]
+    for i, d in enumerate(pd.date_range("2026-01-01", "2026-03-31")):
+        spike = 500 if d == pd.Timestamp("2026-03-10") else 0
+        rows.append(f'{100 + i + spike},{d.date()},USD,Usage,AWS,EC2,"{{""team"": ""alpha""}}",,,,')
+        rows.append(f'{20 if d.day_of_week < 5 else 5},{d.date()},USD,Usage,AWS,S3,"{{""team"": ""beta""}}",,,,')
+        rows.append(f"25,{d.date()},USD,Usage,OpenAI,API,,gpt-4o,input,10000000,2000")
+        rows.append(f"10,{d.date()},USD,Usage,OpenAI,API,,gpt-4o,output,1000000,2000")
+    f = tmp_path / "f.csv"
+    f.write_text("\n".join(rows) + "\n")
+    ingest([f], tmp_path / "led")
+    return Ledger(tmp_path / "led")
+
+
+@pytest.mark.slow
+def test_notebooks_03_and_04_run_on_a_small_ledger(tmp_path):
+    import json
+    from pathlib import Path
+
+    import papermill as pm
+
+    repo = Path(__file__).resolve().parents[1]
+    led = _small_ledger(tmp_path)
+    common = {"ledger_path": str(led.path), "period": "2026-03", "output_dir": str(tmp_path)}
+    pm.execute_notebook(str(repo / "notebooks" / "03_forecast_budgets.ipynb"), str(tmp_path / "03.ipynb"),
+                        parameters={**common, "budgets_path": str(repo / "templates" / "budgets.yaml"),
+                                    "policies_path": str(repo / "templates" / "policies.yaml"), "folds": 2},
+                        cwd=str(repo / "notebooks"), kernel_name="python3", progress_bar=False)
+    doc = json.loads((tmp_path / "alerts.json").read_text())
+    assert doc["period"] == "2026-03" and doc["count"] == len(doc["alerts"])
+    pm.execute_notebook(str(repo / "notebooks" / "04_anomalies.ipynb"), str(tmp_path / "04.ipynb"),
+                        parameters={**common, "min_impact": 100.0}, cwd=str(repo / "notebooks"),
+                        kernel_name="python3", progress_bar=False)
+    text = (tmp_path / "04.ipynb").read_text()
+    assert "2026-03-10" in text and "alpha" in text

@@ -99,3 +99,27 @@ def test_every_named_scenario_is_a_valid_parameter_set():
     for name in S.SCENARIOS:
         p = S.scenario_parameters(name)
         assert S.Scenario.from_parameters(p).name == name
+
+
+@pytest.mark.slow
+def test_notebook_05_runs_with_a_named_parameter_set(tmp_path):
+    from pathlib import Path
+
+    import papermill as pm
+
+    from aifinops.ingest import ingest
+
+    repo = Path(__file__).resolve().parents[1]
+    rows = [("BilledCost,ChargePeriodStart,BillingCurrency,ChargeCategory,ProviderName,ServiceName,x_Model,"
+             "x_TokenType,x_Tokens")]
+    for d in pd.date_range("2026-02-01", "2026-03-31"):
+        rows += [f"25,{d.date()},USD,Usage,OpenAI,API,gpt-4o,input,10000000",
+                 f"10,{d.date()},USD,Usage,OpenAI,API,gpt-4o,output,1000000"]
+    (tmp_path / "f.csv").write_text("\n".join(rows) + "\n")
+    ingest([tmp_path / "f.csv"], tmp_path / "led")
+    params = {"ledger_path": str(tmp_path / "led"), "period": "2026-03", "months": 3, "simulations": 200,
+              **S.notebook_parameters("caching", cache_hit_rate=0.5)}
+    pm.execute_notebook(str(repo / "notebooks" / "05_scenarios.ipynb"), str(tmp_path / "05.ipynb"),
+                        parameters=params, cwd=str(repo / "notebooks"), kernel_name="python3", progress_bar=False)
+    text = (tmp_path / "05.ipynb").read_text()
+    assert "caching" in text and "feature_launch" in text
