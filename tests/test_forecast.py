@@ -185,3 +185,17 @@ def test_notebooks_03_and_04_run_on_a_small_ledger(tmp_path):
                         kernel_name="python3", progress_bar=False)
     text = (tmp_path / "04.ipynb").read_text()
     assert "2026-03-10" in text and "alpha" in text
+
+
+def test_holidays_country_lowers_the_forecast_on_a_holiday():
+    # weekday cost 100, weekends and US public holidays 20: with holidays the July 4th forecast drops
+    ds = pd.date_range("2024-06-03", "2025-06-30")
+    import holidays
+
+    us = holidays.country_holidays("US", years=[2024, 2025])
+    y = [20.0 if (d.day_of_week >= 5 or d.date() in us) else 100.0 for d in ds]
+    h = pd.DataFrame({"ds": ds, "y": y})
+    with_h = F.prophet_forecast(h, 7, holidays_country="US").set_index("ds")["yhat"]
+    without = F.prophet_forecast(h, 7).set_index("ds")["yhat"]
+    july4 = pd.Timestamp("2025-07-04")  # a Friday
+    assert with_h[july4] < 60 < without[july4]
