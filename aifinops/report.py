@@ -51,6 +51,7 @@ import pandas as pd
 from . import schema
 from .errors import AifinopsError, ConfigError, LedgerError
 from .paths import safe_output_path
+from .reconcile import BILLED
 
 __all__ = [
     "ReportConfig",
@@ -401,7 +402,7 @@ def daily_cost(ledger, period: str | None = None, *, cost: str = "BilledCost") -
         raise ValueError(f"not a money column: {cost!r}")
     return ledger.query(
         f'SELECT CAST(date_trunc(\'day\', ChargePeriodStart) AS DATE) AS ChargePeriodStart, ProviderName, '
-        f'BillingCurrency, SUM("{cost}") AS "{cost}" FROM ledger WHERE {_period_where(period)} '
+        f'BillingCurrency, SUM("{cost}") AS "{cost}" FROM billed WHERE {_period_where(period)} '
         f"GROUP BY ALL ORDER BY 1, 2, 3")
 
 
@@ -577,13 +578,17 @@ def finance_sheets(ledger, period: str | None, dimensions: Sequence[str] = ("x_T
         ['Summary', 'By service', 'By team']
     """
     where = _period_where(period)
+    # cost counts billed rows only (gateway estimates and usage records would count spend
+    # twice); tokens and GPU-hours leave out gateway estimates, which repeat usage records
     money = ", ".join(_sum(c) for c in ("BilledCost", "EffectiveCost", "ListCost"))
+    money_billed = ", ".join(f"SUM(\"{c}\") FILTER (WHERE {BILLED}) AS \"{c}\""
+                             for c in ("BilledCost", "EffectiveCost", "ListCost"))
     sheets: dict[str, pd.DataFrame] = {}
     sheets["Summary"] = ledger.query(
-        f"SELECT ProviderName, BillingCurrency, {money}, COUNT(*) AS Rows FROM ledger WHERE {where} "
+        f"SELECT ProviderName, BillingCurrency, {money}, COUNT(*) AS Rows FROM billed WHERE {where} "
         f"GROUP BY ALL ORDER BY BillingCurrency, BilledCost DESC, ProviderName")
     sheets["By service"] = ledger.query(
-        f"SELECT ProviderName, ServiceCategory, ServiceName, BillingCurrency, {money} FROM ledger WHERE {where} "
+        f"SELECT ProviderName, ServiceCategory, ServiceName, BillingCurrency, {money} FROM billed WHERE {where} "
         f"GROUP BY ALL ORDER BY BillingCurrency, BilledCost DESC, ProviderName, ServiceName")
     reverse = {v: k for k, v in schema.ATTRIBUTION.items()}
     for dim in dimensions:
@@ -592,11 +597,12 @@ def finance_sheets(ledger, period: str | None, dimensions: Sequence[str] = ("x_T
         label = reverse.get(dim, dim).replace("_", " ")
         sheets[f"By {label}"] = ledger.query(
             f"SELECT COALESCE(NULLIF(TRIM(CAST(\"{dim}\" AS VARCHAR)), ''), {_lit(UNATTRIBUTED)}) AS \"{dim}\", "
-            f"BillingCurrency, {money} FROM ledger WHERE {where} GROUP BY ALL "
+            f"BillingCurrency, {money} FROM billed WHERE {where} GROUP BY ALL "
             f"ORDER BY BillingCurrency, BilledCost DESC, 1")
     sheets["AI usage"] = ledger.query(
         f"SELECT ProviderName, x_Model, COALESCE(x_TokenType, '') AS x_TokenType, BillingCurrency, "
-        f"SUM(x_Tokens) AS x_Tokens, SUM(x_GpuHours) AS x_GpuHours, {money} FROM ledger "
+        f"SUM(x_Tokens) FILTER (WHERE x_CostAuthority <> 'estimate') AS x_Tokens, "
+        f"SUM(x_GpuHours) FILTER (WHERE x_CostAuthority <> 'estimate') AS x_GpuHours, {money_billed} FROM ledger "
         f"WHERE {where} AND (x_Model IS NOT NULL OR x_GpuModel IS NOT NULL) GROUP BY ALL "
         f"ORDER BY BillingCurrency, BilledCost DESC, ProviderName, x_Model, x_TokenType")
     sheets["Daily"] = daily_cost(ledger, period)
