@@ -1,5 +1,5 @@
 """The ``aifinops`` command. Exit codes are cron-friendly: 0 all good, 2 partial (a file
-rejected or rows quarantined, an alert fired with ``--fail-on-alert``), 1 fatal error.
+rejected or rows quarantined), 3 an alert fired (``aifinops alerts --fail-on-alert``), 1 fatal error.
 
 Example:
     >>> from aifinops.cli import main
@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--as-model", help="price the same token mix as this model (what-if)")
     s.add_argument("--overrides", type=Path, help="price override YAML")
 
+    sub.add_parser("alerts", help="budgets and guardrail policies -> alerts.json; --fail-on-alert exits 3 when one fires",
+                   add_help=False)
+
     s = sub.add_parser("report", help="run the notebook pipeline and write reports/<period>/ atomically")
     s.add_argument("--config", required=True, type=Path)
     s.add_argument("--period", help="YYYY-MM (default: from the config, else the last full month in the ledger)")
@@ -66,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["alerts"]:  # budgets and guardrails own their options (aifinops.budgets.main_alerts)
+        from .budgets import main_alerts
+
+        return main_alerts(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)

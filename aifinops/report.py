@@ -90,7 +90,10 @@ MONEY_CURRENCY: dict[str, str] = {
 }
 _PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _KEYS = {"root", "inputs", "exclude", "ledger", "output", "period", "reporting_currency", "dimensions", "notebooks",
-         "tag_map", "default_currency", "format", "workbook", "on_rejected", "cell_timeout"}
+         "tag_map", "default_currency", "format", "workbook", "on_rejected", "cell_timeout", "business"}
+#: the ``business:`` inputs of a report config: the files behind the workbook's allocation,
+#: unit-economics, ROI, budget, alert and hybrid sheets
+BUSINESS_KEYS = ("kpis", "fx", "allocation", "budgets", "policies", "onprem", "gpu_rates")
 UNATTRIBUTED = "(unattributed)"
 
 
@@ -163,6 +166,7 @@ class ReportConfig:
     workbook: str = "finance.xlsx"
     on_rejected: str = "fail"
     cell_timeout: int = 600
+    business: dict[str, Path] = field(default_factory=dict)
 
 
 def _period(value: object, where: str) -> str | None:
@@ -264,7 +268,48 @@ def load_config(path: str | Path) -> ReportConfig:
         workbook=workbook,
         on_rejected=on_rejected,
         cell_timeout=timeout,
+        business=_business(data.get("business") or {}, root, where),
     )
+
+
+def _business(data: object, root: Path, where: str) -> dict[str, Path]:
+    if not isinstance(data, Mapping):
+        raise ConfigError("business must be a mapping of input name -> file", file=where, column="business")
+    out = {}
+    for k, v in data.items():
+        if k not in BUSINESS_KEYS:
+            raise ConfigError(f"unknown business input (known: {', '.join(BUSINESS_KEYS)})", file=where,
+                              column=f"business.{k}")
+        if v not in (None, ""):
+            out[str(k)] = (root / str(v)).resolve()
+    return out
+
+
+def business_sheets(ledger, period: str, business: Mapping[str, Path], reporting_currency: str = "USD"
+                    ) -> dict[str, pd.DataFrame]:
+    """The finance workbook's sheets that need business inputs (each present input adds its
+    sheets): Showback, Chargeback, Allocation trace, Unit economics, ROI, Variance bridge
+    (:mod:`aifinops.metrics`), Budgets and Alerts (:mod:`aifinops.budgets`), Hybrid TCO
+    (:mod:`aifinops.hybrid`).
+
+    Example:
+        >>> sorted(business_sheets(open_ledger("", inputs=None), "2025-06", {}))
+        ['Unit economics', 'Variance bridge']
+    """
+    from . import allocate, budgets, fx, hybrid, kpi, metrics
+
+    kpis = kpi.read_kpis(business["kpis"]) if "kpis" in business else None
+    rates = fx.FxRates.read(business["fx"]) if "fx" in business else None
+    currency = reporting_currency if rates else None
+    alloc = (allocate.allocate(ledger, business["allocation"], kpis=kpis, fx=rates, currency=currency)
+             if "allocation" in business else None)
+    sheets = metrics.finance_sheets(ledger, period, allocation=alloc, kpis=kpis, fx=rates, currency=currency)
+    if "budgets" in business or "policies" in business:
+        sheets.update(budgets.finance_sheets(ledger, period, budgets=business.get("budgets"),
+                                             policies=business.get("policies")))
+    if "onprem" in business:
+        sheets.update(hybrid.finance_sheet(ledger, period, business["onprem"], business.get("gpu_rates")))
+    return sheets
 
 
 def _expand_inputs(cfg: ReportConfig) -> list[Path]:
@@ -989,6 +1034,7 @@ def _build(cfg: ReportConfig, period: str, tmp: Path, ledger, rep, files: list[P
     }
     with steps("workbook"):
         sheets = finance_sheets(ledger, period, cfg.dimensions)
+        sheets.update(business_sheets(ledger, period, cfg.business, cfg.reporting_currency))
         about = {
             "report": f"aifinops finance workbook, billing period {period}",
             "parameters": provenance["parameters"],
