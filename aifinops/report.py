@@ -207,7 +207,7 @@ def load_config(path: str | Path) -> ReportConfig:
         >>> load_config(p)
         Traceback (most recent call last):
         ...
-        aifinops.errors.ConfigError: ...bad.yaml, column 'periods': unknown key (known: cell_timeout, ...)
+        aifinops.errors.ConfigError: ...bad.yaml, column 'periods': unknown key (known: business, cell_timeout, ...)
     """
     import yaml
 
