@@ -220,6 +220,19 @@ def local_session(master: str = "local[2]", app: str = "aifinops", **conf: str):
     return s
 
 
+def _spark_errors() -> tuple[type[BaseException], ...]:
+    """The exception types a Spark job raises for unreadable or unexpected input."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    return (PySparkException, Py4JJavaError)
+
+
+def _short(exc: BaseException) -> str:
+    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
 def _is_uri(p: str) -> bool:
     return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", p)) and not p.startswith("file://")
 
@@ -271,7 +284,6 @@ def normalize(spark, path: str | Path, fmt: str | None, out: str | Path, *, tag_
 
 
 def _normalize(spark, path: str, fmt_name, out: str, tag_map, options, t0) -> FileResult:
-    from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
 
     if tag_map is None:
@@ -295,9 +307,9 @@ def _normalize(spark, path: str, fmt_name, out: str, tag_map, options, t0) -> Fi
     try:
         try:
             raw = spark.read.parquet(path)
-        except PySparkException as exc:
-            raise FormatError(f"cannot read as Parquet: {str(exc).strip().splitlines()[0][:300]}", file=path) from exc
-        types = spark_types(raw.schema)
+            types = spark_types(raw.schema)
+        except _spark_errors() as exc:
+            raise FormatError(f"cannot read as Parquet: {_short(exc)}", file=path) from exc
         probe = Probe(_local(path), "parquet", columns=list(types))
         fmt = get_format(fmt_name) if fmt_name else detect(path, probe)
         res.format = fmt.name
@@ -391,6 +403,8 @@ def _normalize(spark, path: str, fmt_name, out: str, tag_map, options, t0) -> Fi
         res.status = "quarantined" if res.quarantined else "ok"
     except AifinopsError as exc:
         res.status, res.error = "rejected", exc
+    except _spark_errors() as exc:
+        res.status, res.error = "rejected", FormatError(f"cannot read as {res.format}: {_short(exc)}", file=path)
     finally:
         for df in cached:
             df.unpersist()

@@ -81,9 +81,11 @@ def _replicated(rows: int, work: Path, out: Path) -> Path:
     them (with distinct line item ids and resource ids) streamed by DuckDB in one pass, so a
     100 M-row file takes minutes, not an hour, and never sits in memory."""
     base_n = min(rows, BASE_ROWS)
-    base = generate("cur2-parquet", base_n, work)
+    base = work / f"bench-cur2-parquet-{base_n}.parquet"
+    if not base.exists():
+        base = generate("cur2-parquet", base_n, work)
     if rows == base_n:
-        return base.rename(out)
+        return base
     import duckdb
 
     con = duckdb.connect()
@@ -95,7 +97,6 @@ def _replicated(rows: int, work: Path, out: Path) -> Path:
     con.execute(f"COPY (SELECT {sel} FROM range({copies}) AS r(k), read_parquet('{base}') "
                 f"LIMIT {rows}) TO '{out}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 500000)")
     con.close()
-    base.unlink()
     return out
 
 
