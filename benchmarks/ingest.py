@@ -127,7 +127,7 @@ def _legacy_name(c: str) -> str:
         if c.startswith(p):
             rest = c[len(p):]
             parts = rest.split("_")
-            return r + parts[0] + "".join(x.title() for x in parts[1:])
+            return r + "".join(x[:1].upper() + x[1:] for x in parts)
     return c
 
 
