@@ -76,7 +76,7 @@ def estimate_vs_invoice(ledger: Ledger | str, catalogue=None) -> pd.DataFrame:
         est = pd.DataFrame(columns=keys + ["usage_estimate", "unpriced_tokens"])
     out = inv.merge(gw, on=keys, how="outer").merge(est, on=keys, how="outer")
     for c in ("invoiced", "gateway_estimate", "usage_estimate"):
-        out[c] = out[c].astype(object).map(lambda d: None if d is None or (isinstance(d, float) and d != d) else trim(Decimal(d)))
+        out[c] = out[c].astype(object).map(lambda d: None if d is None or d is pd.NA or (isinstance(d, float) and d != d) else trim(Decimal(d)))
     out["unpriced_tokens"] = out["unpriced_tokens"].fillna(0).astype("int64")
     out["gateway_diff_pct"] = [_pct(g, i) for g, i in zip(out["gateway_estimate"], out["invoiced"])]
     out["usage_diff_pct"] = [_pct(u, i) for u, i in zip(out["usage_estimate"], out["invoiced"])]
