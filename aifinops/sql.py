@@ -114,6 +114,10 @@ class Source:
             # as "$10,000.00" (thousands commas only in groups of three, so "1,5" stays bad)
             return (f"COALESCE(TRY_CAST({t} AS {DECIMAL}), CASE WHEN regexp_matches({t}, {lit(_FORMATTED)}) "
                     f"THEN TRY_CAST(regexp_replace({t}, '[$€£¥, ]', '', 'g') AS {DECIMAL}) END)")
+        if self.types[name].upper() in ("DOUBLE", "FLOAT", "REAL"):
+            # a binary float is read as the shortest decimal that round-trips (what the
+            # exporter wrote), not its binary expansion: 0.07 stays 0.07, on every engine
+            return f"TRY_CAST(CAST({q(name)} AS VARCHAR) AS {DECIMAL})"
         return f"TRY_CAST({q(name)} AS {DECIMAL})"
 
     def ts(self, name: str | None, formats: Iterable[str] = DATE_FORMATS) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "cache_hit_rates",
     "monthly_trend",
     "period_totals",
+    "period_window",
     "top_movers",
     "trend_chart",
 ]
@@ -68,6 +69,26 @@ def _months(period: str, n: int) -> list[str]:
     for _ in range(n - 1):
         out.append(previous_period(out[-1]))
     return out[::-1]
+
+
+def period_window(period: str, months: int = 1) -> tuple[str, str]:
+    """First day of the ``months`` months ending with ``period`` and first day after it (ISO dates).
+
+    Args:
+        period: the last month, ``YYYY-MM``.
+        months: how many months (at least 1).
+
+    Raises:
+        ConfigError: bad ``period`` or ``months``.
+
+    Example:
+        >>> period_window("2026-02", 3)
+        ('2025-12-01', '2026-03-01')
+    """
+    if months < 1:
+        raise ConfigError(f"months must be at least 1, got {months}", column="months")
+    first = _months(_period_ok(period), months)[0]
+    return str(month_bounds(first)[0]), str(month_bounds(period)[1])
 
 
 def period_totals(ledger, period: str) -> pd.DataFrame:

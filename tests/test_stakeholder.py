@@ -101,3 +101,10 @@ def test_cache_hit_rates_count_all_input_types_not_output(led):
     assert r["input_tokens"] == 1000 and r["cached_input_tokens"] == 300
     assert r["cache_hit_rate"] == pytest.approx(0.3)
     assert S.cache_hit_rates(led, "2026-01").empty
+
+
+def test_period_window_spans_whole_months():
+    assert S.period_window("2026-02") == ("2026-02-01", "2026-03-01")
+    assert S.period_window("2026-02", 3) == ("2025-12-01", "2026-03-01")
+    with pytest.raises(ConfigError):
+        S.period_window("2026-02", 0)
