@@ -29,6 +29,7 @@ __all__ = [
     "MOVER_DIMENSIONS",
     "accruals",
     "cache_hit_rates",
+    "finance_sheets",
     "monthly_trend",
     "period_totals",
     "period_window",
@@ -57,7 +58,7 @@ def _col(name: str) -> str:
 
 
 def _dec(v) -> Decimal:
-    return Decimal(0) if v is None or (isinstance(v, float) and v != v) else Decimal(v)
+    return Decimal(0) if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)) else Decimal(v)
 
 
 def _pct(new: Decimal, old: Decimal) -> Decimal | None:
@@ -323,3 +324,23 @@ def cache_hit_rates(ledger, period: str) -> pd.DataFrame:
         "ORDER BY input_tokens DESC, ProviderName, x_Model")
     df["cache_hit_rate"] = [float(c / t) for c, t in zip(df["cached_input_tokens"], df["input_tokens"])]
     return df
+
+
+def finance_sheets(ledger, period: str | None, *, as_of: dt.date | str | None = None) -> dict[str, pd.DataFrame]:
+    """Sheets for the finance workbook: ``Accruals`` (:func:`accruals`) and ``Top movers``
+    (:func:`top_movers` by team, service and model) of ``period``.
+
+    Args:
+        ledger: a Ledger.
+        period: ``YYYY-MM``; None (an empty ledger) gives empty sheets.
+        as_of: passed to :func:`accruals`.
+
+    Example:
+        >>> from aifinops.report import open_ledger
+        >>> sorted(finance_sheets(open_ledger("", inputs=None), "2026-03"))
+        ['Accruals', 'Top movers']
+    """
+    if period is None:
+        return {"Accruals": pd.DataFrame(columns=["BillingCurrency", "accrual"]),
+                "Top movers": pd.DataFrame(columns=["dimension", "value", "change"])}
+    return {"Accruals": accruals(ledger, period, as_of=as_of), "Top movers": top_movers(ledger, period)}

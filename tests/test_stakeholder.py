@@ -108,3 +108,13 @@ def test_period_window_spans_whole_months():
     assert S.period_window("2026-02", 3) == ("2025-12-01", "2026-03-01")
     with pytest.raises(ConfigError):
         S.period_window("2026-02", 0)
+
+
+def test_finance_sheets_accruals_and_movers(led):
+    sheets = S.finance_sheets(led, "2026-02")
+    assert sorted(sheets) == ["Accruals", "Top movers"]
+    assert sheets["Accruals"].set_index("BillingCurrency").loc["USD", "accrual"] == 620 + 8 * 31
+    movers = sheets["Top movers"]
+    assert set(movers["dimension"]) == {"team", "service", "model"}
+    assert movers.loc[movers["dimension"] == "model", "value"].tolist() == [None, None]  # per currency; m1 unchanged
+    assert all(df.empty for df in S.finance_sheets(led, None).values())
