@@ -294,9 +294,9 @@ def business_sheets(ledger, period: str, business: Mapping[str, Path], reporting
 
     Example:
         >>> sorted(business_sheets(open_ledger("", inputs=None), "2025-06", {}))
-        ['Unit economics', 'Variance bridge']
+        ['Accruals', 'Top movers', 'Unit economics', 'Variance bridge']
     """
-    from . import allocate, budgets, fx, hybrid, kpi, metrics
+    from . import allocate, budgets, fx, hybrid, kpi, metrics, stakeholder
 
     kpis = kpi.read_kpis(business["kpis"]) if "kpis" in business else None
     rates = fx.FxRates.read(business["fx"]) if "fx" in business else None
@@ -304,6 +304,7 @@ def business_sheets(ledger, period: str, business: Mapping[str, Path], reporting
     alloc = (allocate.allocate(ledger, business["allocation"], kpis=kpis, fx=rates, currency=currency)
              if "allocation" in business else None)
     sheets = metrics.finance_sheets(ledger, period, allocation=alloc, kpis=kpis, fx=rates, currency=currency)
+    sheets.update(stakeholder.finance_sheets(ledger, period))
     if "budgets" in business or "policies" in business:
         sheets.update(budgets.finance_sheets(ledger, period, budgets=business.get("budgets"),
                                              policies=business.get("policies")))

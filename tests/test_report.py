@@ -222,7 +222,7 @@ def test_run_report_writes_bundle_atomically(tmp_path, monkeypatch):
 
     wb = load_workbook(out / "finance.xlsx")
     assert wb.sheetnames == ["Summary", "By service", "By team", "By feature", "AI usage", "Daily", "Reconciliation",
-                             "Quarantine", "Unit economics", "Variance bridge", "About"]
+                             "Quarantine", "Unit economics", "Variance bridge", "Accruals", "Top movers", "About"]
     assert wb["Reconciliation"].max_row == 1 + len(Ledger(tmp_path / "ledger").summary())  # no totals: mixed measures
     summary = wb["Summary"]
     assert [summary.cell(row=r, column=1).value for r in range(2, summary.max_row + 1)] == [
