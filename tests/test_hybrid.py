@@ -311,7 +311,7 @@ def test_notebook_06_runs_with_parameters(onprem_ledger, tmp_path):
     path, _ = onprem_ledger
     out = tmp_path / "06.ipynb"
     pm.execute_notebook(str(REPO / "notebooks" / "06_hybrid_tco.ipynb"), str(out), cwd=str(REPO / "notebooks"),
-                        parameters={"ledger_path": str(path), "model_inputs": {"servers": 2, "pue": "1.2"},
+                        parameters={"ledger_path": str(path), "servers": 2, "pue": "1.2",
                                     "years": 3}, progress_bar=False)
     nb = json.loads(out.read_text())
     text = json.dumps([o for c in nb["cells"] for o in c.get("outputs", [])])
