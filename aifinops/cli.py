@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--currency", default="USD", help="currency for files that carry none (partial FOCUS files)")
     s.add_argument("--memory-limit", help="engine memory limit, e.g. 2GB")
     s.add_argument("--spill-dir", help="engine spill folder for out-of-core work")
+    s.add_argument("--jobs", type=int, default=None,
+                   help="files staged in parallel worker processes (default: one per CPU; commits stay in order)")
     s.add_argument("--json", action="store_true", help="print the per-file results as JSON")
 
     s = sub.add_parser("ledger", help="inspect a ledger")
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="run the notebook pipeline and write reports/<period>/ atomically")
     s.add_argument("--config", required=True, type=Path)
     s.add_argument("--period", help="YYYY-MM (default: from the config, else the last full month in the ledger)")
+    s.add_argument("--jobs", type=int, help="notebooks run at once (default: the config's jobs, else the CPUs)")
     return p
 
 
@@ -97,7 +100,7 @@ def _dispatch(args) -> int:
 
         rep = ingest(args.paths, args.ledger, format=args.format, tag_map=args.tag_map,
                      options=IngestOptions(default_currency=args.currency), memory_limit=args.memory_limit,
-                     temp_directory=args.spill_dir, log=None if args.json else print)
+                     temp_directory=args.spill_dir, log=None if args.json else print, jobs=args.jobs)
         if args.json:
             print(json.dumps([f.to_dict() for f in rep.files], indent=1))
         else:
@@ -140,7 +143,7 @@ def _dispatch(args) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
-        out = run_report(args.config, period=args.period)
+        out = run_report(args.config, period=args.period, jobs=args.jobs)
         print(f"wrote {out}")
         return 0
     raise AssertionError(args.command)  # pragma: no cover

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import glob
@@ -51,6 +52,7 @@ import pandas as pd
 from . import schema
 from .errors import AifinopsError, ConfigError, LedgerError
 from .paths import safe_output_path
+from .ledger import Ledger
 from .reconcile import BILLED
 
 __all__ = [
@@ -59,12 +61,14 @@ __all__ = [
     "COMMON_PARAMETERS",
     "MONEY_CURRENCY",
     "load_config",
+    "default_jobs",
     "run_report",
     "main_report",
     "templates_dir",
     "notebook_to_html",
     "execute_notebook",
     "open_ledger",
+    "ReportLedger",
     "latest_period",
     "daily_cost",
     "quarantine_reasons",
@@ -90,7 +94,7 @@ MONEY_CURRENCY: dict[str, str] = {
 }
 _PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _KEYS = {"root", "inputs", "exclude", "ledger", "output", "period", "reporting_currency", "dimensions", "notebooks",
-         "tag_map", "default_currency", "format", "workbook", "on_rejected", "cell_timeout", "business"}
+         "tag_map", "default_currency", "format", "workbook", "on_rejected", "cell_timeout", "business", "jobs"}
 #: the ``business:`` inputs of a report config: the files behind the workbook's allocation,
 #: unit-economics, ROI, budget, alert and hybrid sheets
 BUSINESS_KEYS = ("kpis", "fx", "allocation", "budgets", "policies", "onprem", "gpu_rates")
@@ -109,6 +113,7 @@ class ReportError(AifinopsError, RuntimeError):
     def __init__(self, message: str, *, notebook: str | None = None, cell: int | None = None,
                  failed_dir: str | None = None) -> None:
         self.notebook, self.cell, self.failed_dir = notebook, cell, failed_dir
+        self.message = message
         AifinopsError.__init__(self, message, file=notebook)
         if cell is not None:  # AifinopsError says "row"; a notebook has cells
             self.args = (f"{notebook}, cell {cell}: {message}",)
@@ -148,6 +153,9 @@ class ReportConfig:
         workbook: file name of the finance workbook.
         on_rejected: ``fail`` (default) or ``warn`` when an input file is rejected by ingest.
         cell_timeout: seconds one notebook cell may run.
+        business: the workbook's business inputs (see :data:`BUSINESS_KEYS`).
+        jobs: notebooks run at the same time, each in its own process (default: the number
+            of CPUs, at least 1; ``1`` runs them one after another in this process).
     """
 
     path: Path
@@ -167,6 +175,36 @@ class ReportConfig:
     on_rejected: str = "fail"
     cell_timeout: int = 600
     business: dict[str, Path] = field(default_factory=dict)
+    jobs: int = field(default_factory=lambda: default_jobs())
+
+
+def default_jobs() -> int:
+    """Notebooks run at once when the config says nothing: the CPUs this process may use,
+    at least 1.
+
+    Example:
+        >>> default_jobs() >= 1
+        True
+    """
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, n)
+
+
+def _jobs(value: object, where: str) -> int:
+    if value is None or value == "":
+        return default_jobs()
+    if isinstance(value, bool):
+        raise ConfigError(f"jobs must be a whole number >= 1, got {value!r}", file=where, column="jobs")
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ConfigError(f"jobs must be a whole number >= 1, got {value!r}", file=where, column="jobs")
+    return n
 
 
 def _period(value: object, where: str) -> str | None:
@@ -269,6 +307,7 @@ def load_config(path: str | Path) -> ReportConfig:
         on_rejected=on_rejected,
         cell_timeout=timeout,
         business=_business(data.get("business") or {}, root, where),
+        jobs=_jobs(data.get("jobs"), where),
     )
 
 
@@ -340,6 +379,112 @@ def _expand_inputs(cfg: ReportConfig) -> list[Path]:
 # helpers shared by notebooks and the workbook
 # -----------------------------------------------------------------------------------------
 
+class ReportLedger(Ledger):
+    """A :class:`~aifinops.ledger.Ledger` whose queries share one DuckDB database, for
+    report runs and notebooks that ask many small questions of the same ledger.
+
+    :meth:`Ledger.query` opens a fresh connection per query, and DuckDB then reads the
+    footer of every Parquet file of the ledger twice (to define the views, then to run the
+    query), and the data once more: most of a small query's time. Here :meth:`connect`
+    returns a cursor on one database, kept while the manifest is unchanged, holding the
+    views ``ledger``, ``billed`` and ``quarantine`` exactly as :meth:`Ledger.connect` defines
+    them; a ledger of at most :attr:`materialize_bytes` of Parquet is loaded into memory
+    tables once, a bigger one stays views over the files with DuckDB's Parquet metadata
+    cache on. Same settings, same results. A change of the manifest (an ingest, a drop)
+    starts a new database; engine options (``memory_limit``...) get a fresh connection as
+    before. Pickles without the database.
+
+    Example:
+        >>> import tempfile
+        >>> led = ReportLedger(tempfile.mkdtemp(), create=True)
+        >>> len(led.query("SELECT * FROM billed")), len(led.query("SELECT * FROM quarantine"))
+        (0, 0)
+    """
+
+    #: Parquet bytes (ledger and quarantine files) up to which the ledger is held in memory
+    materialize_bytes: int = 64 << 20
+
+    def __init__(self, path: str | Path, *, create: bool = False, recover: bool = True) -> None:
+        super().__init__(path, create=create, recover=recover)
+        self._db = None
+        self._db_key: tuple | None = None
+        self._session: list[str] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_db": None, "_db_key": None, "_session": []}
+
+    def _key(self) -> tuple | None:
+        try:
+            st = self.manifest_path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _parquet_bytes(self) -> int:
+        total = 0
+        for f in [*self.data_files(), *self.quarantine_files()]:
+            with contextlib.suppress(OSError):
+                total += f.stat().st_size
+        return total
+
+    def _open(self):
+        """The shared database: Ledger.connect's connection with its temp views turned into
+        tables (small ledger) or plain views (visible to every cursor)."""
+        db = super().connect()
+        try:
+            views = dict(db.execute("SELECT view_name, sql FROM duckdb_views() WHERE temporary AND view_name IN "
+                                    "('ledger', 'billed', 'quarantine')").fetchall())
+            bodies = {}
+            for name, sql in views.items():
+                m = re.match(r"CREATE TEMP VIEW (\w+) AS (.*?);?\s*$", sql, re.S)
+                if m is None or m.group(1) != name:
+                    raise LedgerError(f"unexpected view definition for {name!r}")
+                bodies[name] = m.group(2)
+            if set(bodies) != {"ledger", "billed", "quarantine"}:
+                raise LedgerError("Ledger.connect defines other views than ledger, billed, quarantine")
+            materialize = self._parquet_bytes() <= self.materialize_bytes
+            if not materialize:
+                db.execute("SET GLOBAL parquet_metadata_cache = true")
+            for name in ("ledger", "quarantine"):
+                kind = "TABLE" if materialize else "VIEW"
+                db.execute(f"CREATE {kind} main.{name} AS SELECT * FROM temp.{name}" if materialize
+                           else f"CREATE VIEW main.{name} AS {bodies[name]}")
+            for name in ("billed", "ledger", "quarantine"):
+                db.execute(f"DROP VIEW temp.{name}")
+            db.execute(f"CREATE VIEW main.billed AS {bodies['billed']}")
+            want = dict(db.execute("SELECT name, value FROM duckdb_settings()").fetchall())
+            with contextlib.closing(db.cursor()) as cur:  # session settings a cursor does not inherit
+                have = dict(cur.execute("SELECT name, value FROM duckdb_settings()").fetchall())
+            self._session = [f"SET {name} = {_lit(value)}" for name, value in want.items()
+                             if name in have and have[name] != value]
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def connect(self, **engine):
+        """A connection with the views ``ledger``, ``billed`` and ``quarantine`` (see
+        :meth:`Ledger.connect`); close it when done (the shared database stays open)."""
+        if engine:
+            return super().connect(**engine)
+        key = self._key()
+        if self._db is None or key != self._db_key:
+            self.close()
+            self._db = self._open()
+            self._db_key = key
+        cur = self._db.cursor()
+        for sql in self._session:
+            cur.execute(sql)
+        return cur
+
+    def close(self) -> None:
+        """Close the shared database (the next query opens a new one)."""
+        if self._db is not None:
+            with contextlib.suppress(Exception):
+                self._db.close()
+        self._db, self._db_key = None, None
+
+
 def open_ledger(ledger_path: str | Path | None, *, inputs: str | Path | None = None):
     """The ledger a notebook reads.
 
@@ -350,7 +495,8 @@ def open_ledger(ledger_path: str | Path | None, *, inputs: str | Path | None = N
         inputs: export files or folders ingested into the temporary ledger.
 
     Returns:
-        A :class:`aifinops.ledger.Ledger`.
+        A :class:`ReportLedger` (a :class:`aifinops.ledger.Ledger` whose queries share one
+        DuckDB database).
 
     Raises:
         LedgerError: ``ledger_path`` is given but is not a ledger.
@@ -363,17 +509,16 @@ def open_ledger(ledger_path: str | Path | None, *, inputs: str | Path | None = N
     import atexit
     import tempfile
 
-    from .ledger import Ledger
 
     if ledger_path:
         p = Path(ledger_path)
         if not (p / "manifest.json").exists() and not (p / "data").is_dir():
             raise LedgerError("no ledger here (run `aifinops ingest` or `aifinops report` first)", file=str(p))
-        return Ledger(p)
+        return ReportLedger(p)
     if not inputs or not Path(inputs).exists():
         tmp = Path(tempfile.mkdtemp(prefix="aifinops-ledger-"))
         atexit.register(shutil.rmtree, tmp, True)  # removed when the kernel exits
-        return Ledger(tmp, create=True)
+        return ReportLedger(tmp, create=True)
     # a standalone run (nbval, an analyst opening the notebook) reuses one cached ledger per
     # input folder: unchanged files are not ingested again, vanished files are dropped
     import hashlib
@@ -385,7 +530,7 @@ def open_ledger(ledger_path: str | Path | None, *, inputs: str | Path | None = N
     cache = Path(os.environ.get("AIFINOPS_CACHE") or Path.home() / ".cache" / "aifinops")
     led_dir = cache / "ledgers" / hashlib.sha256(str(src).encode()).hexdigest()[:16]
     ingest([src], led_dir)
-    led = Ledger(led_dir)
+    led = ReportLedger(led_dir)
     current = {str(p.resolve()) for p in _expand([src])}
     gone = [h for h, e in led.manifest["files"].items() if e.get("abs_path") not in current]
     if gone:
@@ -882,7 +1027,7 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def run_report(config_path: str | Path, *, period: str | None = None) -> Path:
+def run_report(config_path: str | Path, *, period: str | None = None, jobs: int | None = None) -> Path:
     """Run the whole report for one billing period and write ``<output>/<period>/``.
 
     Steps (each logged with its time, and recorded in ``provenance.json`` and ``report.log``):
@@ -891,9 +1036,15 @@ def run_report(config_path: str | Path, *, period: str | None = None) -> Path:
     each to offline HTML (the executed ``.ipynb`` is kept beside it); write the finance
     workbook; write ``provenance.json``; swap the folder into place atomically.
 
+    With ``jobs`` above 1 the notebooks run in a pool of that many processes (each executes
+    one notebook and converts it to HTML; the longest, by the previous bundle's times, start
+    first) while this process writes the workbook; provenance and ``report.log`` keep the
+    config order of the notebooks.
+
     Args:
         config_path: the report YAML (see ``templates/report.yaml``).
         period: ``YYYY-MM``; overrides the config.
+        jobs: notebooks run at once; overrides the config's ``jobs`` (default: the CPUs).
 
     Returns:
         The bundle folder.
@@ -906,10 +1057,11 @@ def run_report(config_path: str | Path, *, period: str | None = None) -> Path:
     """
     from .excel import write_workbook
     from .ingest import ingest
-    from .ledger import Ledger
     from .formats.base import IngestOptions
 
     cfg = load_config(config_path)
+    if jobs is not None:
+        cfg = dataclasses.replace(cfg, jobs=_jobs(jobs, "--jobs"))
     period = _period(period, "--period") or cfg.period
     capture = _Capture()
     level = log.level
@@ -917,7 +1069,7 @@ def run_report(config_path: str | Path, *, period: str | None = None) -> Path:
     if log.getEffectiveLevel() > logging.INFO:
         log.setLevel(logging.INFO)
     try:
-        return _run(cfg, period, capture, write_workbook, ingest, Ledger, IngestOptions)
+        return _run(cfg, period, capture, write_workbook, ingest, ReportLedger, IngestOptions)
     finally:
         log.removeHandler(capture)
         log.setLevel(level)
@@ -997,20 +1149,9 @@ def _build(cfg: ReportConfig, period: str, tmp: Path, ledger, rep, files: list[P
         "tag_map_path": str(cfg.tag_map) if cfg.tag_map else "",
         "output_dir": str(tmp),
     }
-    notebooks = []
     for nb in cfg.notebooks:
         if not nb.is_file():
             raise ReportError("notebook not found", notebook=str(nb))
-        executed = safe_output_path(tmp, nb.name)
-        with steps("notebook", notebook=nb.name):
-            t0 = time.perf_counter()
-            execute_notebook(nb, executed, params, cell_timeout=cfg.cell_timeout)
-            secs = time.perf_counter() - t0
-        html = safe_output_path(tmp, nb.with_suffix(".html").name)
-        with steps("html", notebook=nb.name):
-            notebook_to_html(executed, html, title=None)
-        notebooks.append({"notebook": _rel(nb, cfg.root), "sha256": _sha256(nb), "executed": executed.name,
-                          "html": html.name, "seconds": round(secs, 3)})
     inputs = []
     by_path = {str(Path(f.path).resolve()): f for f in rep.files}
     for p in files:
@@ -1020,8 +1161,9 @@ def _build(cfg: ReportConfig, period: str, tmp: Path, ledger, rep, files: list[P
                        "status": r.status if r else None, "rows": r.rows if r else None,
                        "quarantined": r.quarantined if r else None,
                        "error": str(r.error) if r and r.error else None})
+    versions = _versions()
     provenance = {
-        "aifinops_version": _versions().get("aifinops", "unknown"),
+        "aifinops_version": versions.get("aifinops", "unknown"),
         "created_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "period": period,
         "parameters": {**params, "output_dir": f"{cfg.output.name}/{period}"},
@@ -1030,24 +1172,50 @@ def _build(cfg: ReportConfig, period: str, tmp: Path, ledger, rep, files: list[P
         "inputs": inputs,
         "ledger": {"path": _rel(cfg.ledger, cfg.root), "source_files": len(ledger.manifest.get("files", {}))},
         "price_catalogue": _price_catalogue(),
-        "versions": _versions(),
-        "notebooks": notebooks,
+        "versions": versions,
+        "notebooks": [],
     }
-    with steps("workbook"):
-        sheets = finance_sheets(ledger, period, cfg.dimensions)
-        sheets.update(business_sheets(ledger, period, cfg.business, cfg.reporting_currency))
-        about = {
-            "report": f"aifinops finance workbook, billing period {period}",
-            "parameters": provenance["parameters"],
-            "price_catalogue": provenance["price_catalogue"],
-            "versions": provenance["versions"],
-            "inputs": [{"path": i["path"], "sha256": i["sha256"], "status": i["status"]} for i in inputs],
-            "aifinops_version": provenance["aifinops_version"],
-        }
-        write_workbook(cfg.workbook, sheets, about=about, money_columns=MONEY_CURRENCY, root=tmp,
-                       totals=[name for name in sheets if name != "Reconciliation"],
-                       chart={"category": "ProviderName", "value": "BilledCost",
-                              "title": f"Billed cost by provider, {period}"})
+
+    def workbook(into: _Steps) -> None:
+        with into("workbook"):
+            sheets = finance_sheets(ledger, period, cfg.dimensions)
+            sheets.update(business_sheets(ledger, period, cfg.business, cfg.reporting_currency))
+            about = {
+                "report": f"aifinops finance workbook, billing period {period}",
+                "parameters": provenance["parameters"],
+                "price_catalogue": provenance["price_catalogue"],
+                "versions": provenance["versions"],
+                "inputs": [{"path": i["path"], "sha256": i["sha256"], "status": i["status"]} for i in inputs],
+                "aifinops_version": provenance["aifinops_version"],
+            }
+            write_workbook(cfg.workbook, sheets, about=about, money_columns=MONEY_CURRENCY, root=tmp,
+                           totals=[name for name in sheets if name != "Reconciliation"],
+                           chart={"category": "ProviderName", "value": "BilledCost",
+                                  "title": f"Billed cost by provider, {period}"})
+
+    jobs = min(cfg.jobs, len(cfg.notebooks))
+    if jobs <= 1:  # one after another in this process, then the workbook
+        for nb in cfg.notebooks:
+            executed = safe_output_path(tmp, nb.name)
+            with steps("notebook", notebook=nb.name):
+                t0 = time.perf_counter()
+                execute_notebook(nb, executed, params, cell_timeout=cfg.cell_timeout)
+                secs = time.perf_counter() - t0
+            html = safe_output_path(tmp, nb.with_suffix(".html").name)
+            with steps("html", notebook=nb.name):
+                notebook_to_html(executed, html, title=None)
+            provenance["notebooks"].append(_notebook_entry(cfg, nb, executed, html, secs))
+        workbook(steps)
+    else:
+        side = _Steps()
+        results = _run_pool(cfg, tmp, params, jobs, _job_order(cfg.notebooks, _previous_seconds(cfg.output, period)),
+                            steps, side_task=lambda: workbook(side))
+        for nb in cfg.notebooks:
+            r = results[nb]
+            provenance["notebooks"].append(_notebook_entry(cfg, nb, safe_output_path(tmp, nb.name),
+                                                           safe_output_path(tmp, nb.with_suffix(".html").name),
+                                                           r["seconds"]))
+        steps.steps.extend(side.steps)
     provenance["workbook"] = cfg.workbook
     provenance["steps"] = steps.steps
     provenance["finished_at"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -1055,8 +1223,148 @@ def _build(cfg: ReportConfig, period: str, tmp: Path, ledger, rep, files: list[P
         json.dumps(provenance, indent=1, default=str) + "\n", encoding="utf-8")
 
 
+def _notebook_entry(cfg: ReportConfig, nb: Path, executed: Path, html: Path, seconds: float) -> dict[str, Any]:
+    return {"notebook": _rel(nb, cfg.root), "sha256": _sha256(nb), "executed": executed.name, "html": html.name,
+            "seconds": round(seconds, 3)}
+
+
+def _previous_seconds(output: Path, period: str) -> dict[str, float]:
+    """Notebook name -> seconds it took in the previous bundle of ``period`` (else the newest
+    bundle of any period in ``output``); empty when there is none or it cannot be read."""
+    cands = [output / period / "provenance.json"]
+    with contextlib.suppress(OSError):
+        others = [p for p in output.glob("*/provenance.json") if not p.parent.name.startswith(".")]
+        cands += sorted(others, key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in cands:
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8")).get("notebooks") or []
+            out = {Path(str(e["notebook"])).name: float(e["seconds"]) for e in entries}
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            continue
+        if out:
+            return out
+    return {}
+
+
+def _job_order(notebooks: Sequence[Path], seconds: Mapping[str, float]) -> list[Path]:
+    """The order notebooks are handed to the pool: longest first by their previous time
+    (notebooks without one first, in config order), so the last to start are the short ones.
+
+    Example:
+        >>> [p.name for p in _job_order([Path("a"), Path("b"), Path("c"), Path("d")], {"a": 1.0, "b": 9.0, "d": 3.0})]
+        ['c', 'b', 'd', 'a']
+    """
+    unknown = [nb for nb in notebooks if nb.name not in seconds]
+    known = sorted((nb for nb in notebooks if nb.name in seconds), key=lambda nb: -seconds[nb.name])
+    return unknown + known
+
+
+def _notebook_job(notebook: str, executed: str, html: str, parameters: dict[str, Any],
+                  cell_timeout: int) -> dict[str, Any]:
+    """One pool job (a fresh ``spawn`` process): execute a notebook, convert it to HTML.
+
+    Returns plain, picklable data: ``{"ok": True, "seconds", "html_seconds"}``, or
+    ``{"ok": False, "seconds", "message", "notebook", "cell"}`` when the notebook failed
+    (the parent raises :class:`ReportError` from it). Other errors propagate.
+    """
+    t0 = time.perf_counter()
+    try:
+        execute_notebook(notebook, executed, parameters, cell_timeout=cell_timeout)
+    except ReportError as exc:
+        return {"ok": False, "seconds": time.perf_counter() - t0, "message": exc.message, "notebook": exc.notebook,
+                "cell": exc.cell}
+    secs = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    notebook_to_html(executed, html, title=None)
+    return {"ok": True, "seconds": secs, "html_seconds": time.perf_counter() - t1}
+
+
+def _run_pool(cfg: ReportConfig, tmp: Path, params: Mapping[str, Any], jobs: int, order: Sequence[Path],
+              steps: _Steps, side_task) -> dict[Path, dict[str, Any]]:
+    """Run the notebooks in a pool of ``jobs`` spawned processes (the parent holds DuckDB
+    open, so no fork), handing them out in ``order``, while ``side_task`` (the workbook) runs
+    here. Logs each notebook as it completes; records the ``notebook``/``html`` steps in
+    config order. On the first failure the jobs not yet started are cancelled, the running
+    ones finish, and the failure of the first failing notebook in config order is raised."""
+    import concurrent.futures as cf
+    import functools
+    import multiprocessing
+
+    total = len(order)
+    finished: list[str] = []
+    log.info("notebooks: %d in %d processes, in this order: %s", total, jobs, ", ".join(nb.name for nb in order))
+    t0 = time.perf_counter()
+    ctx = multiprocessing.get_context("spawn")
+    side_error: BaseException | None = None
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures: dict[Path, cf.Future] = {}
+        for nb in order:
+            futures[nb] = pool.submit(_notebook_job, str(nb), str(safe_output_path(tmp, nb.name)),
+                                      str(safe_output_path(tmp, nb.with_suffix(".html").name)), dict(params),
+                                      cfg.cell_timeout)
+
+        def cancel_pending() -> None:
+            for f in futures.values():
+                f.cancel()
+
+        def done(fut: cf.Future, nb: Path) -> None:
+            if fut.cancelled():
+                return
+            finished.append(nb.name)
+            exc = fut.exception()
+            r = fut.result() if exc is None else None
+            if r is not None and r["ok"]:
+                log.info("notebook %s done in %.2f s (html %.2f s) [%d/%d]", nb.name, r["seconds"],
+                         r["html_seconds"], len(finished), total)
+                return
+            log.error("notebook %s FAILED: %s [%d/%d]", nb.name,
+                      exc if exc is not None else f"cell {r['cell']}: {r['message']}", len(finished), total)
+            cancel_pending()
+
+        for nb, fut in futures.items():
+            fut.add_done_callback(functools.partial(done, nb=nb))
+        try:
+            side_task()
+        except BaseException as exc:  # noqa: BLE001 - raised below, after the running notebooks end
+            side_error = exc
+            cancel_pending()
+        cf.wait(list(futures.values()))
+    wall = time.perf_counter() - t0
+    results: dict[Path, dict[str, Any]] = {}
+    failure: BaseException | None = None
+    for nb in cfg.notebooks:  # config order
+        fut = futures[nb]
+        if fut.cancelled():
+            continue
+        exc = fut.exception()
+        if exc is not None:
+            steps.steps.append({"step": "notebook", "seconds": None, "ok": False, "notebook": nb.name})
+            if failure is None:
+                failure = (ReportError(f"notebook process died: {type(exc).__name__}: {exc}", notebook=nb.name)
+                           if isinstance(exc, cf.process.BrokenProcessPool) else exc)
+            continue
+        r = fut.result()
+        steps.steps.append({"step": "notebook", "seconds": round(r["seconds"], 3), "ok": r["ok"], "notebook": nb.name})
+        if r["ok"]:
+            steps.steps.append({"step": "html", "seconds": round(r["html_seconds"], 3), "ok": True,
+                                "notebook": nb.name})
+            results[nb] = r
+        elif failure is None:
+            failure = ReportError(r["message"], notebook=r["notebook"], cell=r["cell"])
+    ok = failure is None and side_error is None
+    steps.steps.append({"step": "notebooks", "seconds": round(wall, 3), "ok": ok, "jobs": jobs})
+    log.info("notebooks %s in %.2f s (%d processes)", "done" if ok else "FAILED", wall, jobs)
+    if failure is not None:
+        if side_error is not None:
+            log.error("the workbook failed too: %s", side_error)
+        raise failure
+    if side_error is not None:
+        raise side_error
+    return results
+
+
 def main_report(argv: Sequence[str] | None = None) -> int:
-    """``aifinops-report --config report.yaml [--period YYYY-MM]``: run and print the folder.
+    """``aifinops-report --config report.yaml [--period YYYY-MM] [--jobs N]``: run and print the folder.
 
     Returns:
         0 on success, 1 on an aifinops error (printed naming notebook and cell).
@@ -1070,11 +1378,12 @@ def main_report(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="aifinops report", description=run_report.__doc__.splitlines()[0])
     p.add_argument("--config", required=True, type=Path)
     p.add_argument("--period", help="YYYY-MM (default: config, else the last full month in the ledger)")
+    p.add_argument("--jobs", type=int, help="notebooks run at once (default: the config's jobs, else the CPUs)")
     args = p.parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     try:
-        out = run_report(args.config, period=args.period)
+        out = run_report(args.config, period=args.period, jobs=args.jobs)
     except AifinopsError as exc:
         print(f"aifinops: error: {exc}", file=sys.stderr)
         return 1
