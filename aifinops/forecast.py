@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .errors import ConfigError
+from .errors import AifinopsError, ConfigError
 
 __all__ = [
     "MODELS",
@@ -175,6 +175,9 @@ def _lean_prophet() -> type:
     from prophet.models import CmdStanPyBackend
 
     exe = str(importlib.resources.files("prophet") / "stan_model" / "prophet_model.bin")
+    # the run's three small files go to memory when /dev/shm exists (a disk /tmp under load
+    # costs milliseconds per create/remove)
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
     class _Stan(CmdStanPyBackend):
         def __init__(self) -> None:  # no cmdstanpy model object: the executable is run directly
@@ -189,7 +192,7 @@ def _lean_prophet() -> type:
             out = os.path.join(tmp, "out.csv")
             r = subprocess.run([exe, "random", "seed=0", "data", f"file={data}", f"init={init}", "output",
                                 f"file={out}", "method=optimize", f"algorithm={algorithm}", "iter=10000"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp, check=False)
             if r.returncode != 0:
                 self._err = r.stderr.decode(errors="replace")[-500:]
                 return None
@@ -203,7 +206,7 @@ def _lean_prophet() -> type:
             if "init" in kwargs:
                 stan_init = self.sanitize_custom_inits(stan_init, kwargs.pop("init"))
             inits, data = self.prepare_data(stan_init, stan_data)
-            with tempfile.TemporaryDirectory(prefix="aifinops-stan-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="aifinops-stan-", dir=shm) as tmp:
                 paths = {}
                 for name, obj in (("data", data), ("init", inits)):
                     paths[name] = os.path.join(tmp, name + ".json")
@@ -229,32 +232,37 @@ def _lean_prophet() -> type:
                       and all(p["condition_name"] is None for p in self.seasonalities.values()))
             if not simple:
                 return super().setup_dataframe(df, initialize_scales)
-            # Prophet's steps for this case, each array built once instead of column by column
+            # Prophet's steps for this case on numpy arrays, the frame built once
             cols = {c: df[c] for c in df.columns}
             if "y" in cols:
-                cols["y"] = pd.to_numeric(cols["y"])
-                if np.isinf(cols["y"].values).any():
+                yv = cols["y"]
+                y = yv.to_numpy() if yv.dtype == np.float64 else pd.to_numeric(yv).to_numpy()
+                if np.isinf(y).any():
                     raise ValueError("Found infinity in column y.")
+                cols["y"] = y
             ds = cols["ds"]
-            if ds.dtype == np.int64:
-                ds = ds.astype(str)
-            ds = pd.to_datetime(ds)
-            if ds.dt.tz is not None:
-                raise ValueError("Column ds has timezone specified, which is not supported. Remove timezone.")
-            if ds.isnull().any():
-                raise ValueError("Found NaN in column ds.")
+            if not (isinstance(ds.dtype, np.dtype) and ds.dtype.kind == "M"):
+                if ds.dtype == np.int64:
+                    ds = ds.astype(str)
+                ds = pd.to_datetime(ds)
+                if ds.dt.tz is not None:
+                    raise ValueError("Column ds has timezone specified, which is not supported. Remove timezone.")
             d = ds.to_numpy()
+            if np.isnat(d).any():
+                raise ValueError("Found NaN in column ds.")
             order = np.argsort(d, kind="mergesort")  # sort_values("ds", kind="mergesort")
             if (order == np.arange(len(order))).all():
                 order = slice(None)
             cols["ds"] = d
-            out = pd.DataFrame({c: np.asarray(v)[order] for c, v in cols.items()})
-            self.initialize_scales(initialize_scales, out)
-            out["floor"] = 0.0
-            out["t"] = (out["ds"] - self.start) / self.t_scale
-            if "y" in out:
-                out["y_scaled"] = (out["y"] - out["floor"]) / self.y_scale
-            return out
+            cols = {c: np.asarray(v)[order] for c, v in cols.items()}
+            if initialize_scales:
+                self.initialize_scales(True, pd.DataFrame({"ds": cols["ds"], "y": cols["y"]}))
+            n = len(cols["ds"])
+            cols["floor"] = np.zeros(n)
+            cols["t"] = (cols["ds"] - self.start.to_datetime64()) / self.t_scale.to_timedelta64()
+            if "y" in cols:
+                cols["y_scaled"] = (cols["y"] - cols["floor"]) / self.y_scale
+            return pd.DataFrame(cols)
 
         @staticmethod
         def fourier_series(dates, period, series_order):
@@ -304,13 +312,13 @@ def _lean_prophet() -> type:
             names = [names[j] for j in keep]
             mat = mat[:, keep]
             if (mat[:, names.index("additive_terms")] + mat[:, names.index("multiplicative_terms")]).max() > 1:
-                raise Exception("A bug occurred in seasonal components.")
+                raise AifinopsError("A bug occurred in seasonal components.")  # Prophet's check
             train = self.train_component_cols
             if train is not None:
                 pick = [where_ for where_ in (names.index(c) if c in names else -1 for c in train.columns)]
                 if min(pick, default=0) < 0 or list(train.index) != rows or not np.array_equal(
                         mat[:, pick], train.to_numpy()):
-                    raise Exception("A bug occurred in constructing regressors.")
+                    raise AifinopsError("A bug occurred in constructing regressors.")  # Prophet's check
                 return train, modes
             cc = pd.DataFrame(mat, index=pd.Index(np.asarray(rows, dtype=np.int64), name="col"),
                               columns=pd.Index(names, name="component"))
@@ -375,16 +383,19 @@ def prophet_forecast(history: pd.DataFrame, horizon: int, *, interval_width: flo
                             uncertainty_samples=uncertainty_samples if interval == "sampling" else 0)
         if holidays_country:
             m.add_country_holidays(country_name=holidays_country)
-        if h["y"].nunique() <= 1:  # Stan cannot fit a constant series; it is its own forecast
+        yv = h["y"].to_numpy(float)
+        if len(yv) == 0 or (yv == yv[0]).all():  # Stan cannot fit a constant series; it is its own forecast
             ds = pd.date_range(h["ds"].iloc[0] if include_history else h["ds"].iloc[-1] + pd.Timedelta(days=1),
                                h["ds"].iloc[-1] + pd.Timedelta(days=horizon), freq="D")
             v = float(h["y"].iloc[0]) if len(h) else 0.0
             return pd.DataFrame({"ds": ds, "yhat": v, "yhat_lower": v, "yhat_upper": v})
         m.fit(h)
         if interval == "residual":
-            ds = m.make_future_dataframe(periods=horizon, include_history=True)["ds"]
+            # m.make_future_dataframe(horizon)["ds"]: the (daily, dense) history and the next days
+            d = h["ds"].to_numpy()
+            ds = np.concatenate((d, d[-1] + np.arange(1, horizon + 1).astype("timedelta64[D]")))
             yhat = m.predict_yhat(ds)
-            res = h["y"].to_numpy(float) - yhat[:len(h)]
+            res = yv - yhat[:len(h)]
             lo, hi = np.quantile(res, [(1 - interval_width) / 2, (1 + interval_width) / 2])
             out = pd.DataFrame({"ds": ds, "yhat": yhat, "yhat_lower": yhat + lo, "yhat_upper": yhat + hi})
             if not include_history:
@@ -591,6 +602,8 @@ def forecast_many(series: pd.DataFrame, *, key: str | Sequence[str] = "key", hor
     if processes == 1 or len(work) <= 1:
         results = [_one(w) for w in work]
     else:
+        if "prophet" in kw.get("models", MODELS):
+            _lean_prophet()  # import Prophet once here, not in every forked worker
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(processes or None, initializer=quiet) as pool:
             results = pool.map(_one, work, chunksize=max(1, len(work) // (4 * (processes or 2))))
@@ -622,13 +635,26 @@ class ForecastSet:
             vals = k if isinstance(k, tuple) else (k,)
             return df.assign(**dict(zip(keys, vals)))[keys + [c for c in df.columns if c not in keys]]
 
-        fr = [tag(fc.frame, k) for k, fc in results]
-        ac = [tag(fc.accuracy, k) for k, fc in results]
-        nt = [tag(pd.DataFrame({"model": [fc.model], "note": [fc.note]}), k) for k, fc in results]
         empty = pd.DataFrame(columns=keys)
-        return cls(keys=keys, forecasts=pd.concat(fr, ignore_index=True) if fr else empty,
-                   accuracy=pd.concat(ac, ignore_index=True) if ac else empty,
-                   notes=pd.concat(nt, ignore_index=True) if nt else empty)
+        rows = [k if isinstance(k, tuple) else (k,) for k, _ in results]
+        fast = all(isinstance(v, str) for r in rows for v in r)
+
+        def stack(frames):
+            if not frames:
+                return empty
+            if not fast or any(c in keys for f in frames for c in f.columns):
+                return pd.concat([tag(f, k) for f, (k, _) in zip(frames, results)], ignore_index=True)
+            # string keys: one concat, then the key columns repeated per frame (the same frame as
+            # tagging each frame and concatenating; tagging 500 frames one by one costs seconds)
+            body = pd.concat(frames, ignore_index=True)
+            lens = [len(f) for f in frames]
+            tags = pd.DataFrame({name: pd.array(np.repeat(np.array([r[j] for r in rows], dtype=object), lens),
+                                                dtype="str") for j, name in enumerate(keys)}, index=body.index)
+            return pd.concat([tags, body], axis=1)
+
+        return cls(keys=keys, forecasts=stack([fc.frame for _, fc in results]),
+                   accuracy=stack([fc.accuracy for _, fc in results]),
+                   notes=stack([pd.DataFrame({"model": [fc.model], "note": [fc.note]}) for _, fc in results]))
 
     def summary(self) -> pd.DataFrame:
         """Per series: chosen model, its backtest metrics, the baseline's WAPE and the

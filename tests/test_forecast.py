@@ -199,3 +199,110 @@ def test_holidays_country_lowers_the_forecast_on_a_holiday():
     without = F.prophet_forecast(h, 7).set_index("ds")["yhat"]
     july4 = pd.Timestamp("2025-07-04")  # a Friday
     assert with_h[july4] < 60 < without[july4]
+
+
+# -----------------------------------------------------------------------------------------
+# the lean Prophet path (issue #5) gives Prophet's own numbers
+# -----------------------------------------------------------------------------------------
+
+def _stock_and_lean(**kw):
+    import warnings
+
+    from prophet import Prophet
+
+    F.quiet()
+    warnings.simplefilter("ignore")
+    return Prophet(**kw), F._lean_prophet()(**kw)
+
+
+@pytest.mark.parametrize("days,seed", [(120, 1), (150, 2), (196, 3)])
+def test_lean_prophet_fits_and_predicts_exactly_like_stock_prophet(days, seed):
+    h = F._prep(synthetic(days=days, seed=seed, noise=8.0, spikes=[(40, 150.0)]))
+    kw = {"weekly_seasonality": True, "yearly_seasonality": False, "daily_seasonality": False, "uncertainty_samples": 0}
+    stock, lean = _stock_and_lean(**kw)
+    stock.fit(h.copy(), algorithm="LBFGS")  # Prophet's own algorithm at >= 100 days; the lean path always uses it
+    lean.fit(h.copy())
+    assert set(stock.params) == set(lean.params)
+    for k in stock.params:
+        np.testing.assert_allclose(lean.params[k], stock.params[k], rtol=1e-12, atol=0, err_msg=k)
+    fut = stock.make_future_dataframe(periods=30)
+    want = stock.predict(fut)["yhat"].to_numpy()
+    np.testing.assert_allclose(lean.predict_yhat(fut["ds"].to_numpy()), want, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(lean.predict(fut)["yhat"].to_numpy(), want, rtol=1e-12, atol=0)
+    pd.testing.assert_frame_equal(lean.train_component_cols, stock.train_component_cols)
+
+
+def test_prophet_forecast_is_stock_prophet_plus_residual_quantiles():
+    h = F._prep(synthetic(days=140, seed=5, noise=6.0))
+    stock, _ = _stock_and_lean(weekly_seasonality=True, yearly_seasonality=False, daily_seasonality=False,
+                               interval_width=0.8, uncertainty_samples=0)
+    stock.fit(h.copy(), algorithm="LBFGS")
+    out = stock.predict(stock.make_future_dataframe(periods=14))
+    lo, hi = np.quantile(h["y"].to_numpy() - out["yhat"].to_numpy()[:140], [0.1, 0.9])
+    got = F.prophet_forecast(h, 14)
+    want = out.iloc[140:][["ds", "yhat"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[["ds", "yhat"]], want, check_exact=False, rtol=1e-12)
+    np.testing.assert_allclose(got["yhat_lower"], want["yhat"] + lo, rtol=1e-12)
+    np.testing.assert_allclose(got["yhat_upper"], want["yhat"] + hi, rtol=1e-12)
+
+
+def test_lean_prophet_prepares_the_same_frames_and_features_as_stock_prophet():
+    ds = pd.date_range("2023-01-02", periods=800)
+    h = pd.DataFrame({"ds": ds, "y": 100 + 10 * np.sin(np.arange(800) / 9.0)})
+    for df in (h, h.iloc[::-1].reset_index(drop=True), h.assign(ds=h["ds"].astype(str)),
+               h.assign(ds=h["ds"].astype("datetime64[ns]"))):
+        stock, lean = _stock_and_lean(yearly_seasonality=True, weekly_seasonality=True)
+        for m in (stock, lean):
+            m.add_country_holidays("US")
+        a = stock.setup_dataframe(df.copy(), initialize_scales=True)
+        b = lean.setup_dataframe(df.copy(), initialize_scales=True)
+        pd.testing.assert_frame_equal(b, a, check_exact=True)
+        assert (lean.start, lean.t_scale, lean.y_scale) == (stock.start, stock.t_scale, stock.y_scale)
+        lean.history, stock.history = b, a
+        xa, pa, ca, ma = stock.make_all_seasonality_features(a)
+        xb, pb, cb, mb = lean.make_all_seasonality_features(b)
+        pd.testing.assert_frame_equal(xb, xa, check_exact=True)   # Fourier terms bit for bit
+        pd.testing.assert_frame_equal(cb, ca, check_exact=True)   # holidays, additive/multiplicative terms
+        assert (pb, mb) == (pa, ma)
+    with pytest.raises(ValueError, match="infinity"):
+        lean.setup_dataframe(h.assign(y=np.inf), initialize_scales=True)
+
+
+def test_lean_stan_backend_falls_back_to_newton_and_raises_a_typed_error():
+    h = F._prep(synthetic(days=60, seed=4))
+    kw = {"weekly_seasonality": True, "yearly_seasonality": False, "daily_seasonality": False, "uncertainty_samples": 0}
+    newton, lean = _stock_and_lean(**kw)
+    newton.fit(h.copy(), algorithm="Newton")
+    lean.fit(h.copy(), algorithm="no-such-algorithm")  # CmdStan rejects it; Newton runs instead, as in Prophet
+    np.testing.assert_allclose(lean.params["k"], newton.params["k"], rtol=1e-9)
+    _, lean = _stock_and_lean(**kw)
+    lean.stan_backend.newton_fallback = False
+    with pytest.raises(ConfigError, match="optimizer failed"):
+        lean.fit(h.copy(), algorithm="no-such-algorithm")
+
+
+@pytest.mark.parametrize("frame", [
+    synthetic(days=30),
+    synthetic(days=30).iloc[5:],
+    pd.DataFrame({"ds": pd.date_range("2025-01-01", periods=5), "y": [1.0, np.nan, -0.0, 3, 2]}),
+    pd.DataFrame({"ds": pd.date_range("2025-01-01", periods=4, unit="s"), "y": [1, 2, 3, 4]}),
+    pd.DataFrame({"ds": pd.date_range("2025-01-01", periods=4, tz="UTC"), "y": [1.0, 2, 3, 4]}),
+    pd.DataFrame({"ds": ["2025-01-03", "2025-01-01", "2025-01-01"], "y": [1.5, 2, 0.25]}),
+    pd.DataFrame({"ds": pd.to_datetime(["2025-01-01", "2025-01-02"]), "y": [Decimal("1.10"), Decimal(2)]}),
+])
+def test_prep_fast_path_equals_the_general_path(frame):
+    got = F._prep(frame)
+    ds = pd.to_datetime(frame["ds"])
+    want = F._prep_general(ds.dt.tz_localize(None) if ds.dt.tz is not None else ds, frame["y"])
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got["ds"].is_monotonic_increasing and not got["y"].isna().any()
+
+
+def test_forecastset_build_tags_every_frame_with_its_key():
+    fc = F.forecast(synthetic(days=42), 7, folds=1, models=("seasonal_naive",))
+    for keys, ks in ((["key"], ["a", "b"]), (["key", "cur"], [("a", "USD"), ("b", "EUR")]), (["key"], [1, 2])):
+        fs = F.ForecastSet.build(keys, [(k, fc) for k in ks])
+        want = pd.concat([fc.frame.assign(**dict(zip(keys, k if isinstance(k, tuple) else (k,))))[
+            keys + list(fc.frame.columns)] for k in ks], ignore_index=True)
+        pd.testing.assert_frame_equal(fs.forecasts, want, check_exact=True)
+        assert len(fs.accuracy) == 2 * len(fc.accuracy) and fs.notes["note"].tolist() == [fc.note] * 2
