@@ -11,6 +11,10 @@ Statistics run in floats (Prophet needs them); the money the series are built fr
 exactly in the engine and the history keeps its ``decimal.Decimal`` totals. Forecasts are
 estimates and are labelled as such.
 
+Prophet is fitted through a lean subclass (see ``_lean_prophet``): Prophet's model, features and
+Stan executable, without cmdstanpy and pandas overhead; every fit uses L-BFGS (Prophet itself
+switches to Newton under 100 days), so a fit equals stock Prophet's L-BFGS fit exactly.
+
 Example:
     >>> import numpy as np, pandas as pd
     >>> ds = pd.date_range("2025-01-01", periods=84, freq="D")
@@ -349,7 +353,9 @@ def prophet_forecast(history: pd.DataFrame, horizon: int, *, interval_width: flo
     """Prophet forecast of a daily series, fitted quietly.
 
     Weekly seasonality on; yearly seasonality only with at least two years (730 days) of
-    history; ``holidays_country`` (e.g. ``"US"``) adds that country's public holidays.
+    history; ``holidays_country`` (e.g. ``"US"``) adds that country's public holidays. The fit is
+    Prophet's MAP fit with L-BFGS, run without cmdstanpy (identical to ``Prophet().fit(h,
+    algorithm="LBFGS")``; the tests check it).
 
     Args:
         history: columns ``ds`` and ``y``.

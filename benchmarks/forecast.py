@@ -6,7 +6,8 @@ the mean backtest WAPE of Prophet vs the seasonal-naive baseline, and how often 
     python benchmarks/forecast.py --series 100 --processes 1
 
 Series are synthetic daily costs: level, trend, weekly seasonality, noise and a few spikes
-(deterministic seed). Target on a 2-core machine: < 60 s for 500 series.
+(deterministic seed). Target on a 2-core machine: < 60 s for 500 series. The machine is shared,
+so the load average at the start and the end is printed next to the time.
 """
 
 from __future__ import annotations
@@ -51,14 +52,19 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     quiet()
     s = series(a.series, a.days)
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     fs = forecast_many(s, horizon=a.horizon, folds=a.folds, processes=a.processes)
     wall = time.perf_counter() - t0
+    load1 = os.getloadavg()[0]
     acc = fs.accuracy.pivot(index="key", columns="model", values="wape")
     chosen = fs.accuracy[fs.accuracy["chosen"]]["model"].value_counts()
-    print(f"series={a.series} days={a.days} horizon={a.horizon} folds={a.folds} processes={a.processes}")
-    print(f"time: {wall:.1f} s ({wall / a.series * 1000:.0f} ms per series: 2 models x ({a.folds} backtest fits "
-          f"+ 1 final fit))")
+    fits = int((acc["prophet"].notna()).sum() * a.folds + (chosen.get("prophet", 0)))
+    print(f"series={a.series} days={a.days} rows={len(s)} horizon={a.horizon} folds={a.folds} "
+          f"processes={a.processes} cores={os.cpu_count()}")
+    print(f"time: {wall:.1f} s ({wall / a.series * 1000:.0f} ms per series: {a.folds} backtest fits per model "
+          f"+ 1 final fit of the model used; {fits} Prophet fits in all); load average {load0:.1f} at the start, "
+          f"{load1:.1f} at the end")
     print(f"backtest WAPE (mean over series): prophet {acc['prophet'].mean():.3f}, "
           f"seasonal_naive {acc['seasonal_naive'].mean():.3f}; median prophet {acc['prophet'].median():.3f}, "
           f"seasonal_naive {acc['seasonal_naive'].median():.3f}")
