@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,12 @@ def series(n: int, days: int, seed: int = 0) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _cpu() -> float:
+    """User + system CPU seconds of this process and its finished children (workers, Stan runs)."""
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--series", type=int, default=500)
@@ -53,10 +60,12 @@ def main(argv=None) -> int:
     quiet()
     s = series(a.series, a.days)
     load0 = os.getloadavg()[0]
+    cpu0 = _cpu()
     t0 = time.perf_counter()
     fs = forecast_many(s, horizon=a.horizon, folds=a.folds, processes=a.processes)
     wall = time.perf_counter() - t0
     load1 = os.getloadavg()[0]
+    cpu = _cpu() - cpu0
     acc = fs.accuracy.pivot(index="key", columns="model", values="wape")
     chosen = fs.accuracy[fs.accuracy["chosen"]]["model"].value_counts()
     fits = int((acc["prophet"].notna()).sum() * a.folds + (chosen.get("prophet", 0)))
@@ -65,6 +74,8 @@ def main(argv=None) -> int:
     print(f"time: {wall:.1f} s ({wall / a.series * 1000:.0f} ms per series: {a.folds} backtest fits per model "
           f"+ 1 final fit of the model used; {fits} Prophet fits in all); load average {load0:.1f} at the start, "
           f"{load1:.1f} at the end")
+    print(f"cpu: {cpu:.1f} s ({cpu / a.series * 1000:.0f} ms per series; this process, its workers and their Stan "
+          f"runs, whatever else runs; divided by the cores: {cpu / (os.cpu_count() or 1):.1f} s)")
     print(f"backtest WAPE (mean over series): prophet {acc['prophet'].mean():.3f}, "
           f"seasonal_naive {acc['seasonal_naive'].mean():.3f}; median prophet {acc['prophet'].median():.3f}, "
           f"seasonal_naive {acc['seasonal_naive'].median():.3f}")
