@@ -259,8 +259,15 @@ def _lean_prophet() -> type:
                 order = slice(None)
             cols["ds"] = d
             cols = {c: np.asarray(v)[order] for c, v in cols.items()}
-            if initialize_scales:
-                self.initialize_scales(True, pd.DataFrame({"ds": cols["ds"], "y": cols["y"]}))
+            if initialize_scales:  # Prophet's initialize_scales for absmax scaling, no floor, no regressors
+                self.y_min = 0.0
+                ay = np.abs(cols["y"])
+                ay = ay[~np.isnan(ay)] if ay.dtype.kind == "f" else ay  # Series.max skips NaN
+                self.y_scale = float(ay.max()) if len(ay) else float("nan")
+                if self.y_scale == 0:
+                    self.y_scale = 1.0
+                self.start = pd.Timestamp(cols["ds"].min())
+                self.t_scale = pd.Timestamp(cols["ds"].max()) - self.start
             n = len(cols["ds"])
             cols["floor"] = np.zeros(n)
             cols["t"] = (cols["ds"] - self.start.to_datetime64()) / self.t_scale.to_timedelta64()
