@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -171,7 +172,6 @@ def _lean_prophet() -> type:
     if "Prophet" in _LEAN:
         return _LEAN["Prophet"]
     import importlib.resources
-    import os
     import subprocess
     import tempfile
 
@@ -618,8 +618,10 @@ def forecast_many(series: pd.DataFrame, *, key: str | Sequence[str] = "key", hor
         if "prophet" in kw.get("models", MODELS):
             _lean_prophet()  # import Prophet once here, not in every forked worker
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(processes or None, initializer=quiet) as pool:
-            results = pool.map(_one, work, chunksize=max(1, len(work) // (4 * (processes or 2))))
+        n = processes or os.cpu_count() or 2
+        with ctx.Pool(n, initializer=quiet) as pool:
+            # small chunks: a worker left alone with a big last chunk would idle the other cores
+            results = pool.map(_one, work, chunksize=max(1, min(8, len(work) // (4 * n))))
     return ForecastSet.build(keys, results)
 
 

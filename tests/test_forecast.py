@@ -108,6 +108,15 @@ def test_forecast_many_in_two_processes_matches_one():
     assert sorted(one.summary()["key"]) == ["s0", "s1", "s2"]
 
 
+def test_forecast_many_with_prophet_in_two_processes_matches_one():
+    s = pd.concat([synthetic(days=70, seed=i).assign(key=f"s{i}") for i in range(2)])
+    one = F.forecast_many(s, horizon=7, folds=1, processes=1)
+    two = F.forecast_many(s, horizon=7, folds=1, processes=2)
+    pd.testing.assert_frame_equal(one.forecasts, two.forecasts)
+    pd.testing.assert_frame_equal(one.accuracy, two.accuracy)
+    assert set(one.accuracy["model"]) == {"prophet", "seasonal_naive"}
+
+
 def _tokens(model="gpt-4o", days=28, tokens=1_000_000):
     return pd.DataFrame({"ProviderName": "OpenAI", "x_ModelProvider": "openai", "x_Model": model,
                          "x_TokenType": ["input", "output"] * days,
