@@ -385,12 +385,11 @@ class ReportLedger(Ledger):
 
     :meth:`Ledger.query` opens a fresh connection per query, and DuckDB then reads the
     footer of every Parquet file of the ledger twice (to define the views, then to run the
-    query), and the data once more: most of a small query's time. Here :meth:`connect`
+    query): most of a small query's time on a ledger of many files. Here :meth:`connect`
     returns a cursor on one database, kept while the manifest is unchanged, holding the
     views ``ledger``, ``billed`` and ``quarantine`` exactly as :meth:`Ledger.connect` defines
-    them; a ledger of at most :attr:`materialize_bytes` of Parquet is loaded into memory
-    tables once, a bigger one stays views over the files with DuckDB's Parquet metadata
-    cache on. Same settings, same results. A change of the manifest (an ingest, a drop)
+    them, with DuckDB's Parquet metadata cache on (ledger files are never rewritten in
+    place). Same settings, same results. A change of the manifest (an ingest, a drop)
     starts a new database; engine options (``memory_limit``...) get a fresh connection as
     before. Pickles without the database.
 
@@ -400,9 +399,6 @@ class ReportLedger(Ledger):
         >>> len(led.query("SELECT * FROM billed")), len(led.query("SELECT * FROM quarantine"))
         (0, 0)
     """
-
-    #: Parquet bytes (ledger and quarantine files) up to which the ledger is held in memory
-    materialize_bytes: int = 64 << 20
 
     def __init__(self, path: str | Path, *, create: bool = False, recover: bool = True) -> None:
         super().__init__(path, create=create, recover=recover)
@@ -420,16 +416,9 @@ class ReportLedger(Ledger):
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def _parquet_bytes(self) -> int:
-        total = 0
-        for f in [*self.data_files(), *self.quarantine_files()]:
-            with contextlib.suppress(OSError):
-                total += f.stat().st_size
-        return total
-
     def _open(self):
-        """The shared database: Ledger.connect's connection with its temp views turned into
-        tables (small ledger) or plain views (visible to every cursor)."""
+        """The shared database: Ledger.connect's connection with its temp views made plain
+        views (a cursor does not see its parent's temp views)."""
         db = super().connect()
         try:
             views = dict(db.execute("SELECT view_name, sql FROM duckdb_views() WHERE temporary AND view_name IN "
@@ -442,16 +431,11 @@ class ReportLedger(Ledger):
                 bodies[name] = m.group(2)
             if set(bodies) != {"ledger", "billed", "quarantine"}:
                 raise LedgerError("Ledger.connect defines other views than ledger, billed, quarantine")
-            materialize = self._parquet_bytes() <= self.materialize_bytes
-            if not materialize:
-                db.execute("SET GLOBAL parquet_metadata_cache = true")
-            for name in ("ledger", "quarantine"):
-                kind = "TABLE" if materialize else "VIEW"
-                db.execute(f"CREATE {kind} main.{name} AS SELECT * FROM temp.{name}" if materialize
-                           else f"CREATE VIEW main.{name} AS {bodies[name]}")
+            db.execute("SET GLOBAL parquet_metadata_cache = true")
             for name in ("billed", "ledger", "quarantine"):
                 db.execute(f"DROP VIEW temp.{name}")
-            db.execute(f"CREATE VIEW main.billed AS {bodies['billed']}")
+            for name in ("ledger", "quarantine", "billed"):
+                db.execute(f"CREATE VIEW main.{name} AS {bodies[name]}")
             want = dict(db.execute("SELECT name, value FROM duckdb_settings()").fetchall())
             with contextlib.closing(db.cursor()) as cur:  # session settings a cursor does not inherit
                 have = dict(cur.execute("SELECT name, value FROM duckdb_settings()").fetchall())
@@ -875,7 +859,10 @@ def _source_cell_index(executed_path: Path, cell_index: int) -> int:
         nb = nbformat.read(str(executed_path), as_version=4)
     except Exception:  # noqa: BLE001 - the notebook may not have been written
         return cell_index
-    injected = [i for i, c in enumerate(nb.cells) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    # papermill adds error banner cells to the written notebook after the run; the index
+    # it reports counts the cells as they were run
+    ran = [c for c in nb.cells if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+    injected = [i for i, c in enumerate(ran) if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
     return cell_index - 1 if injected and injected[0] < cell_index else cell_index
 
 
@@ -1260,13 +1247,17 @@ def _job_order(notebooks: Sequence[Path], seconds: Mapping[str, float]) -> list[
 
 
 def _notebook_job(notebook: str, executed: str, html: str, parameters: dict[str, Any],
-                  cell_timeout: int) -> dict[str, Any]:
+                  cell_timeout: int, cancel_flag: str | None = None) -> dict[str, Any]:
     """One pool job (a fresh ``spawn`` process): execute a notebook, convert it to HTML.
 
     Returns plain, picklable data: ``{"ok": True, "seconds", "html_seconds"}``, or
     ``{"ok": False, "seconds", "message", "notebook", "cell"}`` when the notebook failed
-    (the parent raises :class:`ReportError` from it). Other errors propagate.
+    (the parent raises :class:`ReportError` from it), or ``{"ok": False, "skipped": True}``
+    without running anything when the file ``cancel_flag`` exists (another notebook failed
+    after this job was handed to a worker). Other errors propagate.
     """
+    if cancel_flag and os.path.exists(cancel_flag):
+        return {"ok": False, "skipped": True, "seconds": 0.0}
     t0 = time.perf_counter()
     try:
         execute_notebook(notebook, executed, parameters, cell_timeout=cell_timeout)
@@ -1296,23 +1287,29 @@ def _run_pool(cfg: ReportConfig, tmp: Path, params: Mapping[str, Any], jobs: int
     t0 = time.perf_counter()
     ctx = multiprocessing.get_context("spawn")
     side_error: BaseException | None = None
+    # jobs already handed to a worker cannot be cancelled: they see this file and skip
+    flag = tmp / f".cancel-{uuid.uuid4().hex[:8]}"
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futures: dict[Path, cf.Future] = {}
         for nb in order:
             futures[nb] = pool.submit(_notebook_job, str(nb), str(safe_output_path(tmp, nb.name)),
                                       str(safe_output_path(tmp, nb.with_suffix(".html").name)), dict(params),
-                                      cfg.cell_timeout)
+                                      cfg.cell_timeout, str(flag))
 
         def cancel_pending() -> None:
+            with contextlib.suppress(OSError):
+                flag.touch()
             for f in futures.values():
                 f.cancel()
 
         def done(fut: cf.Future, nb: Path) -> None:
             if fut.cancelled():
                 return
-            finished.append(nb.name)
             exc = fut.exception()
             r = fut.result() if exc is None else None
+            if r is not None and r.get("skipped"):
+                return
+            finished.append(nb.name)
             if r is not None and r["ok"]:
                 log.info("notebook %s done in %.2f s (html %.2f s) [%d/%d]", nb.name, r["seconds"],
                          r["html_seconds"], len(finished), total)
@@ -1329,6 +1326,7 @@ def _run_pool(cfg: ReportConfig, tmp: Path, params: Mapping[str, Any], jobs: int
             side_error = exc
             cancel_pending()
         cf.wait(list(futures.values()))
+    flag.unlink(missing_ok=True)
     wall = time.perf_counter() - t0
     results: dict[Path, dict[str, Any]] = {}
     failure: BaseException | None = None
@@ -1344,6 +1342,8 @@ def _run_pool(cfg: ReportConfig, tmp: Path, params: Mapping[str, Any], jobs: int
                            if isinstance(exc, cf.process.BrokenProcessPool) else exc)
             continue
         r = fut.result()
+        if r.get("skipped"):
+            continue
         steps.steps.append({"step": "notebook", "seconds": round(r["seconds"], 3), "ok": r["ok"], "notebook": nb.name})
         if r["ok"]:
             steps.steps.append({"step": "html", "seconds": round(r["html_seconds"], 3), "ok": True,

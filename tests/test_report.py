@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
+import pandas.testing as pd_testing
 import pytest
 
 from aifinops import report
@@ -69,6 +70,34 @@ def test_config_defaults_and_resolution(tmp_path):
     assert cfg.dimensions == ["x_Team", "x_Customer"]
     assert cfg.notebooks == [tmp_path.resolve() / "notebooks" / "01_ingest_data_quality.ipynb"]
     assert cfg.period is None and cfg.reporting_currency == "USD" and cfg.on_rejected == "fail"
+    assert cfg.jobs == report.default_jobs() >= 1
+    p.write_text("jobs: 3\n", encoding="utf-8")
+    assert report.load_config(p).jobs == 3
+
+
+def test_job_order_longest_first_by_previous_bundle(tmp_path):
+    out = tmp_path / "reports"
+    nbs = [tmp_path / n for n in ("01_a.ipynb", "02_b.ipynb", "03_c.ipynb", "04_d.ipynb")]
+    assert report._previous_seconds(out, "2025-05") == {}
+    assert report._job_order(nbs, {}) == nbs  # no history: config order
+
+    def bundle(period, secs, mtime):
+        (out / period).mkdir(parents=True)
+        prov = out / period / "provenance.json"
+        prov.write_text(json.dumps({"notebooks": [{"notebook": f"notebooks/{n}", "seconds": s}
+                                                  for n, s in secs.items()]}), encoding="utf-8")
+        __import__("os").utime(prov, (mtime, mtime))
+
+    bundle("2025-03", {"01_a.ipynb": 50.0}, 1_000)
+    bundle("2025-04", {"01_a.ipynb": 1.0, "02_b.ipynb": 9.0, "04_d.ipynb": 3.0}, 2_000)
+    # no bundle of this period yet: the newest bundle of another period
+    assert report._previous_seconds(out, "2025-05") == {"01_a.ipynb": 1.0, "02_b.ipynb": 9.0, "04_d.ipynb": 3.0}
+    order = report._job_order(nbs, report._previous_seconds(out, "2025-05"))
+    assert [p.name for p in order] == ["03_c.ipynb", "02_b.ipynb", "04_d.ipynb", "01_a.ipynb"]
+    # the period's own bundle wins; an unreadable one is skipped
+    assert report._previous_seconds(out, "2025-03") == {"01_a.ipynb": 50.0}
+    (out / "2025-04" / "provenance.json").write_text("{not json", encoding="utf-8")
+    assert report._previous_seconds(out, "2025-04") == {"01_a.ipynb": 50.0}
 
 
 @pytest.mark.parametrize("body,column", [
@@ -79,6 +108,9 @@ def test_config_defaults_and_resolution(tmp_path):
     ("workbook: ../x.xlsx", "workbook"),
     ("reporting_currency: dollars", "reporting_currency"),
     ("on_rejected: ignore", "on_rejected"),
+    ("jobs: 0", "jobs"),
+    ("jobs: many", "jobs"),
+    ("jobs: true", "jobs"),
 ])
 def test_config_errors_name_file_and_key(tmp_path, body, column):
     p = tmp_path / "r.yaml"
@@ -118,6 +150,57 @@ def test_finance_sheets_total_the_ledger_per_currency(led):
     assert set(sheets["Reconciliation"]["difference"]) == {Decimal(0)}
     q = sheets["Quarantine"]
     assert q[["code", "column", "rows", "first_row", "example"]].values.tolist() == [["number", "BilledCost", 1, 4, "abc"]]
+
+
+def test_report_ledger_gives_the_same_answers_as_the_ledger(led, tmp_path):
+    import pickle
+
+    plain = Ledger(led.path)
+    for _ in range(2):
+        fast = report.ReportLedger(led.path)
+        for period in ("2025-05", "2025-06", None):
+            a, b = report.finance_sheets(plain, period), report.finance_sheets(fast, period)
+            assert list(a) == list(b)
+            for name in a:
+                pd_testing.assert_frame_equal(a[name], b[name], check_exact=True)
+        for sql in ("SELECT * FROM ledger", "SELECT * FROM quarantine", "SELECT * FROM billed",
+                    "SELECT current_setting('TimeZone') AS tz, current_setting('disabled_optimizers') AS d"):
+            pd_testing.assert_frame_equal(plain.query(sql), fast.query(sql), check_exact=True)
+        con = fast.connect()
+        con.execute("CREATE OR REPLACE TEMP VIEW ledger AS SELECT 1 AS x")  # a caller's own view stays its own
+        con.close()
+        assert len(fast.query("SELECT * FROM ledger")) == len(plain.query("SELECT * FROM ledger"))
+        assert len(pickle.loads(pickle.dumps(fast)).query("SELECT * FROM billed")) == len(plain.query(
+            "SELECT * FROM billed"))
+        fast.close()
+    # a change of the manifest (another ingest) is seen by the next query
+    copy = tmp_path / "led"
+    shutil.copytree(led.path, copy)
+    fast = report.ReportLedger(copy)
+    before = len(fast.query("SELECT * FROM ledger"))
+    extra = tmp_path / "b.csv"
+    extra.write_text(FOCUS_A.replace("2025-05", "2025-04"), encoding="utf-8")
+    ingest([extra], copy)
+    assert len(fast.query("SELECT * FROM ledger")) == len(Ledger(copy).query("SELECT * FROM ledger")) > before
+
+
+def test_iri_parser_is_built_on_first_use():
+    """Importing aifinops keeps jsonschema's rfc3987-syntax IRI parser (seconds of start-up in
+    every notebook kernel) unbuilt until an IRI is checked; the checks answer as without it."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n{pre}import jsonschema\nfc = jsonschema.FormatChecker()\n"
+             "loaded = 'rfc3987_syntax.syntax_helpers' in sys.modules\n"
+             "print(loaded, [fc.conforms(v, f) for v in ('http://a/b?c#d', 'http://a b', 'rel/x', '') "
+             "for f in ('iri', 'iri-reference')])")
+    runs = [subprocess.run([sys.executable, "-c", probe.format(pre=pre)], capture_output=True, text=True,
+                           check=True).stdout.split(" ", 1) for pre in ("import aifinops\n", "")]
+    if "rfc3987_syntax" not in "".join(runs[1]) and runs[1][0] == "False":
+        pytest.skip("rfc3987-syntax is not installed")
+    (lazy, checks_lazy), (eager, checks_eager) = runs
+    assert (lazy, eager) == ("False", "True")
+    assert checks_lazy == checks_eager and "True" in checks_lazy and "False" in checks_lazy
 
 
 def test_quality_helpers(led):
@@ -242,6 +325,20 @@ def test_run_report_writes_bundle_atomically(tmp_path, monkeypatch):
     assert not [p for p in (tmp_path / "reports").iterdir() if p.name.startswith((".tmp", ".old", ".failed"))]
 
 
+def test_jobs_1_runs_the_notebooks_one_after_another_in_this_process(tmp_path, monkeypatch):
+    _exports(tmp_path)
+    shutil.copy(NB01, tmp_path / "02_copy.ipynb")
+    cfg = _config(tmp_path, notebooks=[str(NB01), "02_copy.ipynb"], jobs=4)
+    monkeypatch.setattr(report, "execute_notebook", _fake_execute())  # a pool would not see the stub
+    out = report.run_report(cfg, jobs=1)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert [s["step"] for s in prov["steps"]] == ["ingest", "notebook", "html", "notebook", "html", "workbook"]
+    assert [n["executed"] for n in prov["notebooks"]] == ["01_ingest_data_quality.ipynb", "02_copy.ipynb"]
+    with pytest.raises(ConfigError, match="jobs must be"):
+        report.run_report(cfg, jobs=0)
+    assert report.main_report(["--config", str(cfg), "--jobs", "0"]) == 1
+
+
 def test_failed_run_keeps_previous_bundle(tmp_path, monkeypatch):
     _exports(tmp_path)
     cfg = _config(tmp_path)
@@ -359,6 +456,72 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path):
     assert "ZeroDivisionError" in str(e.value) and str(e.value).startswith("02_broken.ipynb, cell 3:")
     assert not (tmp_path / "reports" / "2025-05").exists()
     assert (tmp_path / "reports" / ".failed-2025-05" / "02_broken.ipynb").exists()
+
+
+def _tiny_notebook(path: Path, code: str) -> None:
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(f"# {path.stem}"),
+        nbformat.v4.new_code_cell('period = ""\noutput_dir = ""', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(code),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.mark.slow
+def test_notebooks_in_a_process_pool(tmp_path):
+    _exports(tmp_path)
+    for name, code in (("01_a", "import time\ntime.sleep(2)\nprint('a', period)"), ("02_b", "print('b', period)"),
+                       ("03_c", "print('c', output_dir.split('/')[-1].startswith('.tmp-'))")):
+        _tiny_notebook(tmp_path / f"{name}.ipynb", code)
+    cfg = _config(tmp_path, notebooks=["01_a.ipynb", "02_b.ipynb", "03_c.ipynb"], jobs=2)
+    out = report.run_report(cfg)
+    prov = json.loads((out / "provenance.json").read_text())
+    # provenance in config order, whatever order the notebooks finished in
+    assert [n["executed"] for n in prov["notebooks"]] == ["01_a.ipynb", "02_b.ipynb", "03_c.ipynb"]
+    assert [(s["step"], s.get("notebook")) for s in prov["steps"]] == [
+        ("ingest", None), ("notebook", "01_a.ipynb"), ("html", "01_a.ipynb"), ("notebook", "02_b.ipynb"),
+        ("html", "02_b.ipynb"), ("notebook", "03_c.ipynb"), ("html", "03_c.ipynb"), ("notebooks", None),
+        ("workbook", None)]
+    assert prov["steps"][-2]["jobs"] == 2 and prov["notebooks"][0]["seconds"] >= 2
+    for name, text in (("01_a", "a 2025-05"), ("02_b", "b 2025-05"), ("03_c", "c True")):
+        assert text in (out / f"{name}.html").read_text(encoding="utf-8")
+    log = (out / "report.log").read_text()
+    assert "notebooks: 3 in 2 processes" in log and "notebook 02_b.ipynb done in" in log
+    # the next run starts the longest (01_a) first
+    order = report._job_order(report.load_config(cfg).notebooks, report._previous_seconds(out.parent, "2025-05"))
+    assert order[0].name == "01_a.ipynb"
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_in_the_pool_keeps_the_previous_bundle(tmp_path):
+    _exports(tmp_path)
+    _tiny_notebook(tmp_path / "01_ok.ipynb", "x = 1")
+    _tiny_notebook(tmp_path / "02_ok.ipynb", "y = 2")
+    cfg = _config(tmp_path, notebooks=["01_ok.ipynb", "02_ok.ipynb"], jobs=2)
+    out = report.run_report(cfg)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    _tiny_notebook(tmp_path / "02_broken.ipynb", "1 / 0")
+    _tiny_notebook(tmp_path / "03_broken_too.ipynb", "import time\ntime.sleep(1)\nraise KeyError('late')")
+    cfg = _config(tmp_path, notebooks=["01_ok.ipynb", "02_broken.ipynb", "03_broken_too.ipynb", "02_ok.ipynb"],
+                  jobs=2)
+    with pytest.raises(report.ReportError) as e:
+        report.run_report(cfg)
+    assert (e.value.notebook, e.value.cell) == ("02_broken.ipynb", 2)  # index in the source notebook
+    assert str(e.value).startswith("02_broken.ipynb, cell 2: ZeroDivisionError")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    failed = tmp_path / "reports" / ".failed-2025-05"
+    assert (failed / "02_broken.ipynb").exists() and "FAILED" in (failed / "report.log").read_text()
+    assert not list(failed.glob(".cancel-*"))
+
+
+def test_a_pool_job_handed_out_after_a_failure_is_skipped(tmp_path):
+    flag = tmp_path / ".cancel-x"
+    flag.touch()
+    r = report._notebook_job(str(tmp_path / "missing.ipynb"), str(tmp_path / "o.ipynb"), str(tmp_path / "o.html"),
+                             {}, 60, str(flag))
+    assert r == {"ok": False, "skipped": True, "seconds": 0.0}
+    assert not (tmp_path / "o.ipynb").exists()
 
 
 def test_shipped_template_config_is_valid():
