@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from decimal import Decimal
@@ -105,6 +106,44 @@ def _js(obj: Any) -> str:
     return json.dumps(obj).replace("<", "\\u003c")
 
 
+def _vega_bundle() -> str:
+    """vl-convert's vega-embed JavaScript bundle, kept on disk per vl-convert version under
+    ``$AIFINOPS_CACHE`` (default ``~/.cache/aifinops``): vl-convert builds it in seconds of CPU,
+    once per process, and every report notebook is a fresh kernel. Written atomically; any
+    error reading or writing the cache falls back to building it.
+
+    Example:
+        >>> b = _vega_bundle()
+        >>> "vegaEmbed" in b and b == _vega_bundle()
+        True
+    """
+    import os
+    from importlib import metadata
+
+    import vl_convert as vlc
+
+    try:
+        version = metadata.version("vl-convert-python")
+    except metadata.PackageNotFoundError:  # pragma: no cover - vl-convert without metadata
+        return vlc.javascript_bundle()
+    cache = Path(os.environ.get("AIFINOPS_CACHE") or Path.home() / ".cache" / "aifinops")
+    path = cache / "vl-convert" / f"vega-embed-bundle-{version}.js"
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
+    bundle = vlc.javascript_bundle()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(bundle, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return bundle
+
+
 def offline_html_renderer(spec: dict, **metadata: Any) -> dict[str, str]:
     """Altair renderer: HTML that draws the chart with the vega-embed bundle embedded once.
 
@@ -131,9 +170,7 @@ def offline_html_renderer(spec: dict, **metadata: Any) -> dict[str, str]:
     div = f"altair-viz-{uuid.uuid4().hex}"
     loader = ""
     if not _bundle_emitted:
-        import vl_convert as vlc
-
-        bundle = vlc.javascript_bundle().replace("</script", "<\\/script")
+        bundle = _vega_bundle().replace("</script", "<\\/script")
         loader = '<script type="text/javascript">(function(){\n' + bundle + "\n})();</script>\n"
         _bundle_emitted = True
     embed_opt = {"mode": "vega-lite", "actions": False, **metadata.get("embed_options", {})}

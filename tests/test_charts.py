@@ -133,3 +133,20 @@ def test_save_chart_formats(tmp_path, ledgerish, suffix, check):
 def test_save_chart_unknown_suffix(tmp_path, ledgerish):
     with pytest.raises(ValueError, match="unknown chart format"):
         charts.save_chart(charts.top_services_bar(ledgerish), tmp_path / "c.gif")
+
+
+def test_vega_bundle_is_cached_per_vl_convert_version(tmp_path, monkeypatch):
+    import vl_convert as vlc
+
+    monkeypatch.setenv("AIFINOPS_CACHE", str(tmp_path))
+    fresh = vlc.javascript_bundle()
+    assert charts._vega_bundle() == fresh
+    (cached,) = (tmp_path / "vl-convert").glob("vega-embed-bundle-*.js")
+    assert cached.read_text(encoding="utf-8") == fresh and not list(cached.parent.glob(".*"))
+    monkeypatch.setattr(vlc, "javascript_bundle", lambda: pytest.fail("rebuilt despite the cache"))
+    assert charts._vega_bundle() == fresh
+    # an unwritable cache still gives the bundle
+    monkeypatch.undo()
+    monkeypatch.setenv("AIFINOPS_CACHE", str(tmp_path / "file"))
+    (tmp_path / "file").write_text("not a folder")
+    assert charts._vega_bundle() == fresh
