@@ -157,17 +157,22 @@ _LEAN: dict[str, type] = {}
 def _lean_prophet() -> type:
     """Prophet subclass used for every fit here (built on first use: importing Prophet is slow).
 
-    The model, its priors, features and changepoints are Prophet's own; three pieces are leaner:
+    The model, its priors, features and changepoints are Prophet's own, and for the same input
+    and algorithm its parameters and forecasts equal stock Prophet's bit for bit (the tests
+    compare them). What is leaner:
 
     * the Stan backend runs Prophet's compiled model (``prophet_model.bin``) directly instead
-      of through cmdstanpy (same arguments, same output file, parsed with numpy), and uses
-      L-BFGS for every fit (Prophet picks Newton under 100 days, which is ~40x slower here and
-      reaches the same optimum within the optimizer's tolerance), falling back to Newton like
-      Prophet when L-BFGS fails;
-    * ``regressor_column_matrix`` builds the component indicator matrix with numpy instead of
-      ``pd.crosstab`` (the identical frame);
-    * ``predict_yhat`` returns the point forecast only (trend + seasonal terms, the same
-      arithmetic as ``Prophet.predict``) without the component frame or uncertainty samples.
+      of through cmdstanpy (the arguments cmdstanpy passes, the output CSV parsed with numpy,
+      the small files in ``/dev/shm``), falling back to Newton like Prophet when L-BFGS fails;
+    * every fit uses L-BFGS. Prophet itself picks Newton under 100 days, which costs ~0.4 s per
+      fit here against ~0.01 s; the two reach nearly the same log-density (the objective is flat
+      along trend vs changepoints), and on the benchmark series the mean backtest WAPE moved by
+      +0.0004 (0.139 -> 0.1395 on 40 series);
+    * ``setup_dataframe`` (linear growth, absmax scaling, no regressors or conditions),
+      ``fourier_series`` and ``regressor_column_matrix`` compute Prophet's values on numpy
+      arrays instead of column-by-column pandas and ``pd.crosstab``; other set-ups use Prophet's;
+    * ``predict_yhat`` returns the point forecast only (trend and seasonal terms with the
+      arithmetic of ``Prophet.predict``), without the component frame or uncertainty samples.
     """
     if "Prophet" in _LEAN:
         return _LEAN["Prophet"]
@@ -326,7 +331,7 @@ def _lean_prophet() -> type:
                 raise AifinopsError("A bug occurred in seasonal components.")  # Prophet's check
             train = self.train_component_cols
             if train is not None:
-                pick = [where_ for where_ in (names.index(c) if c in names else -1 for c in train.columns)]
+                pick = [names.index(c) if c in names else -1 for c in train.columns]
                 if min(pick, default=0) < 0 or list(train.index) != rows or not np.array_equal(
                         mat[:, pick], train.to_numpy()):
                     raise AifinopsError("A bug occurred in constructing regressors.")  # Prophet's check
