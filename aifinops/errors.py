@@ -47,6 +47,18 @@ class AifinopsError(Exception):
             where.append(f"column {column!r}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
+    def __reduce__(self):
+        # subclasses take other constructor arguments; rebuild from the state instead, so
+        # errors survive pickling (ingest worker processes send them to the parent)
+        return _restore, (type(self), self.args, self.__dict__.copy())
+
+
+def _restore(cls: type, args: tuple, state: dict) -> AifinopsError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
 
 class FormatError(AifinopsError, ValueError):
     """The file is not in a format aifinops can read as asked."""

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,8 +40,8 @@ import pandas as pd
 from . import __version__, schema
 from .classify import load_rules, rules_sql
 from .engine import connect
-from .errors import (AifinopsError, FormatError, MissingColumnError, MixedCurrencyError, ParseError,
-                     ReconciliationError, error_from_reason)
+from .errors import (AifinopsError, ConfigError, FormatError, LedgerError, MissingColumnError, MixedCurrencyError,
+                     ParseError, ReconciliationError, error_from_reason)
 from .formats import detect, get_format
 from .formats.base import IngestOptions, Plan, Probe, SourceFormat
 from .ledger import Ledger, to_frame
@@ -293,7 +296,7 @@ def preview(path: str | Path, *, format: str | None = None, tag_map: TagMap | No
 
 def ingest(paths, ledger_dir: str | Path, *, format: str | None = None, tag_map: TagMap | str | Path | None = None,
            options: IngestOptions | None = None, memory_limit: str | None = None,
-           temp_directory: str | None = None, log=None) -> IngestReport:
+           temp_directory: str | None = None, log=None, jobs: int | None = 1) -> IngestReport:
     """Ingest source files into the ledger at ``ledger_dir`` (created if missing).
 
     Args:
@@ -304,6 +307,10 @@ def ingest(paths, ledger_dir: str | Path, *, format: str | None = None, tag_map:
         options: loader options (default currency for partial FOCUS files, null strings).
         memory_limit, temp_directory: engine limits for out-of-core ingest.
         log: optional callable receiving one line per file.
+        jobs: worker processes staging files in parallel (None: one per CPU; 1: in this
+            process). Commits stay serial and in input order, so the ledger is the same as
+            a serial run's. With ``jobs > 1`` and no ``memory_limit`` each worker gets its
+            share of DuckDB's default limit.
 
     Returns:
         An :class:`IngestReport`; a file that cannot be read is reported as rejected with
@@ -316,13 +323,53 @@ def ingest(paths, ledger_dir: str | Path, *, format: str | None = None, tag_map:
         tag_map = TagMap.from_yaml(tag_map)
     forced = get_format(format) if format else None
     ledger = Ledger(ledger_dir, create=True)
+    files = _expand(paths)
+    n = _jobs(jobs, len(files))
     results = []
-    for p in _expand(paths):
-        res = _ingest_one(p, ledger, forced, tag_map, options, memory_limit, temp_directory)
+
+    def done(res: FileResult, staged) -> None:
+        if staged is not None:
+            _commit_staged(ledger, res, *staged)
         results.append(res)
         if log:
             log(_line(res))
+
+    if n == 1:
+        for p in files:
+            done(*_stage_one(p, ledger, forced, tag_map, options, memory_limit, temp_directory))
+    else:
+        # files are staged in parallel worker processes ("spawn": this process may hold DuckDB
+        # threads) and committed here one by one, in input order, exactly as a serial run would
+        limit = memory_limit or _memory_share(n)
+        work = [(str(p), str(ledger.path), format, tag_map, options, limit, temp_directory) for p in files]
+        with multiprocessing.get_context("spawn").Pool(n) as pool:
+            for res, staged in pool.imap(_stage_job, work):
+                done(res, staged)
     return IngestReport(results)
+
+
+def _jobs(jobs: int | None, files: int) -> int:
+    """Worker processes for ``files`` files: ``jobs`` (None: one per CPU), never more than files."""
+    if jobs is not None and int(jobs) < 1:
+        raise ConfigError(f"jobs must be at least 1, got {jobs}", column="jobs")
+    return max(1, min(int(jobs) if jobs is not None else (os.cpu_count() or 1), files))
+
+
+def _memory_share(n: int) -> str:
+    """Each of ``n`` workers' share of DuckDB's default memory limit (80 % of RAM)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return ""
+    return f"{max(256, int(total * 0.8 / n / 2**20))}MB"
+
+
+def _stage_job(args) -> tuple[FileResult, tuple | None]:
+    """One file in an ingest worker process: staged, not committed (the parent commits)."""
+    path, ledger_dir, fmt, tag_map, options, memory_limit, temp_directory = args
+    forced = get_format(fmt) if fmt else None
+    ledger = Ledger(ledger_dir, recover=False)
+    return _stage_one(Path(path), ledger, forced, tag_map, options, memory_limit or None, temp_directory)
 
 
 #: files a folder ingest skips: the sample generator's manifest and ground-truth table, docs, config
@@ -359,9 +406,14 @@ def _line(r: FileResult) -> str:
     return msg
 
 
-def _ingest_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limit, temp_directory) -> FileResult:
+def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limit, temp_directory
+               ) -> tuple[FileResult, tuple | None]:
+    """Read, check and write one file into a staging folder of ``ledger`` (no lock needed).
+
+    Returns the result and, when there is something to commit, ``(entry, added, staging)``."""
     t0 = time.perf_counter()
     res = FileResult(path=str(path))
+    staged = None
     con = connect(memory_limit=memory_limit, temp_directory=temp_directory)
     try:
         if not path.is_file():
@@ -375,11 +427,16 @@ def _ingest_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_lim
             # same bytes, same place, same loader version, tag map and options: the ledger
             # already holds exactly what this ingest would write
             _from_entry(res, prev)
-            return res
+            return res, None
         plan = fmt.plan(Source({k: v for k, v in raw_types.items() if k != "__row"}), probe, options)
         res.defaulted = list(plan.defaulted)
-        with ledger.lock():
-            _run(con, res, path, probe, fmt, relation, raw_types, plan, tag_map, ledger, options)
+        staging = ledger.new_staging()
+        try:
+            entry, added = _stage(con, res, path, probe, fmt, relation, raw_types, plan, tag_map, staging, options)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        staged = (entry, added, staging)
     except AifinopsError as exc:
         res.status, res.error = "rejected", exc
     except duckdb.Error as exc:
@@ -387,7 +444,25 @@ def _ingest_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_lim
     finally:
         con.close()
         res.seconds = time.perf_counter() - t0
-    return res
+    return res, staged
+
+
+def _commit_staged(ledger: Ledger, res: FileResult, entry: dict, added: list, staging: Path) -> None:
+    """Commit one staged file atomically, replacing earlier ingests of the same bytes or path."""
+    t0 = time.perf_counter()
+    try:
+        with ledger.lock():
+            manifest = ledger.manifest
+            replaces = [h for h, e in manifest["files"].items()
+                        if h == res.hash or e.get("abs_path") == entry["abs_path"]]
+            res.replaced = [manifest["files"][h]["path"] for h in replaces]
+            ledger.commit(entry, added, replaces)
+        res.status = "quarantined" if res.quarantined else "ok"
+        shutil.rmtree(staging, ignore_errors=True)  # emptied by the commit
+    except OSError as exc:  # before the journal: nothing changed; after it: recovery rolls forward
+        res.status, res.error = "rejected", LedgerError(f"commit failed: {exc}", file=entry["path"])
+    finally:
+        res.seconds += time.perf_counter() - t0
 
 
 def _ingest_key(fmt: SourceFormat, tag_map: TagMap, options: IngestOptions) -> str:
@@ -405,8 +480,10 @@ def _from_entry(res: FileResult, e: dict) -> None:
     res.unchanged = True
 
 
-def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan: Plan, tag_map, ledger: Ledger,
-         options: IngestOptions):
+def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan: Plan, tag_map, staging: Path,
+           options: IngestOptions) -> tuple[dict, list[tuple[Path, str]]]:
+    """Write one file's ledger rows and quarantine into ``staging``; return its manifest
+    entry and the staged files (with their paths in the ledger)."""
     ingested_at = datetime.now(timezone.utc).replace(microsecond=0)
     pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
                      digest=res.hash, ingested_at=ingested_at)
@@ -440,7 +517,6 @@ def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan
                                      f"{', '.join(c[0] for c in cur)}", file=str(path), row=row,
                                      column="BillingCurrency")
 
-    staging = ledger.new_staging()
     data_dir = staging / "data"
     sel = ", ".join(q(c) for c in cols + extras)
     short = res.hash[:16]
@@ -484,10 +560,6 @@ def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan
             f"{b['column']} {b['currency']}: source {b['source_total']} != ledger {b['ledger_total']} + "
             f"quarantined {b['quarantined_total']} (difference {b['difference']})", file=str(path))
 
-    manifest = ledger.manifest
-    replaces = [h for h, e in manifest["files"].items()
-                if h == res.hash or e.get("abs_path") == str(path.resolve())]
-    res.replaced = [manifest["files"][h]["path"] for h in replaces]
     entry = {
         "hash": res.hash, "path": str(path), "abs_path": str(path.resolve()), "format": fmt.name,
         "size_bytes": path.stat().st_size, "ingested_at": ingested_at.isoformat(),
@@ -498,8 +570,7 @@ def _run(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan
         "quarantine_file": qfile,
         "recon": [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in res.recon],
     }
-    ledger.commit(entry, added, replaces)
-    res.status = "quarantined" if res.quarantined else "ok"
+    return entry, added
 
 
 def _reconcile(con, plan: Plan, data_files: list[Path]) -> list[dict]:

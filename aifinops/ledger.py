@@ -59,6 +59,19 @@ def _fsync_write(path: Path, text: str) -> None:
             os.close(dfd)
 
 
+def _alive(pid: str) -> bool:
+    """Whether ``pid`` (text, from a staging folder name) is a running process."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _pop_entries(manifest: dict, hashes: list[str]) -> list[str]:
     """Remove entries from ``manifest``; return the ledger-relative files they owned."""
     files: list[str] = []
@@ -83,9 +96,11 @@ class Ledger:
     Args:
         path: the folder.
         create: create it if missing (otherwise a missing folder is a :class:`LedgerError`).
+        recover: finish an interrupted commit and remove stale staging folders first (the
+            default). Ingest worker processes pass False: they only stage, the parent commits.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+    def __init__(self, path: str | Path, *, create: bool = False, recover: bool = True) -> None:
         self.path = Path(path)
         if not self.path.exists():
             if not create:
@@ -95,8 +110,9 @@ class Ledger:
             raise LedgerError("not a folder", file=str(self.path))
         for d in (self.data_dir, self.quarantine_dir):
             d.mkdir(exist_ok=True)
-        with self.lock():
-            self._recover()
+        if recover:
+            with self.lock():
+                self._recover()
 
     # -- layout -----------------------------------------------------------------
     @property
@@ -136,7 +152,12 @@ class Ledger:
             journal = json.loads(self.journal_path.read_text(encoding="utf-8"))
             self._apply(journal)
         if self.staging_dir.exists():
-            shutil.rmtree(self.staging_dir, ignore_errors=True)
+            # staging folders of live processes (ingest workers stage outside the lock) stay
+            for d in self.staging_dir.iterdir():
+                if not _alive(d.name.split("-", 1)[0]):
+                    shutil.rmtree(d, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self.staging_dir.rmdir()  # only when empty
 
     def _apply(self, journal: dict) -> None:
         for rel in journal["remove"]:
@@ -155,7 +176,9 @@ class Ledger:
                 part.rmdir()
 
     def new_staging(self) -> Path:
-        d = self.staging_dir / uuid.uuid4().hex
+        """A fresh staging folder, named after this process so that recovery in another
+        process leaves it alone while this process lives."""
+        d = self.staging_dir / f"{os.getpid()}-{uuid.uuid4().hex}"
         d.mkdir(parents=True)
         return d
 

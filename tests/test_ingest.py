@@ -211,3 +211,29 @@ def test_invalid_tags_quarantined_on_ingest(tmp_path, ledger_dir):
     assert r.errors[0].column == "Tags" and r.errors[0].row == 2
     billed = next(x for x in r.recon if x["column"] == "BilledCost")
     assert (billed["ledger_total"], billed["quarantined_total"]) == (Decimal(1), Decimal(2))
+
+
+@pytest.mark.slow
+def test_parallel_jobs_give_the_serial_ledger(tmp_path):
+    files = [write(tmp_path / f"p{i}.csv", f"{i}.5,{i}.5,2025-0{1 + i % 3}-02,USD,Usage,S3,\n") for i in range(5)]
+    files.append(write(tmp_path / "bad.csv", "x,1,2025-01-02,USD,Usage,S3,\n"))
+    files.append(tmp_path / "missing.csv")
+    serial = ingest(files, tmp_path / "serial")
+    par = ingest(files, tmp_path / "par", jobs=2)
+    # same results, in input order, with the same typed errors (they cross the process boundary)
+    key = lambda r: (Path(r.path).name, r.status, r.rows, r.quarantined, [x["ledger_total"] for x in r.recon],
+                     type(r.error).__name__, [str(e) for e in r.errors])
+    assert [key(r) for r in par.files] == [key(r) for r in serial.files]
+    assert isinstance(par.files[-1].error, FormatError) and par.files[-1].status == "rejected"
+    assert isinstance(par.files[-2].errors[0], NumberParseError)
+    q = "SELECT x_SourceRow, BilledCost, x_BillingPeriod FROM ledger ORDER BY BilledCost"
+    assert Ledger(tmp_path / "par").query(q).equals(Ledger(tmp_path / "serial").query(q))
+    assert not (tmp_path / "par" / ".staging").exists()
+    # an identical re-run in parallel is a no-op per file
+    again = ingest(files[:5], tmp_path / "par", jobs=2)
+    assert all(r.unchanged for r in again.files)
+
+
+def test_jobs_must_be_positive(tmp_path):
+    with pytest.raises(AifinopsError, match="jobs"):
+        ingest([write(tmp_path / "a.csv", "1,1,2025-01-02,USD,Usage,S3,\n")], tmp_path / "l", jobs=0)
