@@ -229,7 +229,7 @@ def test_lean_prophet_fits_and_predicts_exactly_like_stock_prophet(days, seed):
     h = F._prep(synthetic(days=days, seed=seed, noise=8.0, spikes=[(40, 150.0)]))
     kw = {"weekly_seasonality": True, "yearly_seasonality": False, "daily_seasonality": False, "uncertainty_samples": 0}
     stock, lean = _stock_and_lean(**kw)
-    stock.fit(h.copy(), algorithm="LBFGS")  # Prophet's own algorithm at >= 100 days; the lean path always uses it
+    stock.fit(h.copy())  # Prophet's own choice from 100 days on: L-BFGS, as in the lean path
     lean.fit(h.copy())
     assert set(stock.params) == set(lean.params)
     for k in stock.params:
@@ -245,7 +245,7 @@ def test_prophet_forecast_is_stock_prophet_plus_residual_quantiles():
     h = F._prep(synthetic(days=140, seed=5, noise=6.0))
     stock, _ = _stock_and_lean(weekly_seasonality=True, yearly_seasonality=False, daily_seasonality=False,
                                interval_width=0.8, uncertainty_samples=0)
-    stock.fit(h.copy(), algorithm="LBFGS")
+    stock.fit(h.copy())
     out = stock.predict(stock.make_future_dataframe(periods=14))
     lo, hi = np.quantile(h["y"].to_numpy() - out["yhat"].to_numpy()[:140], [0.1, 0.9])
     got = F.prophet_forecast(h, 14)
@@ -275,6 +275,19 @@ def test_lean_prophet_prepares_the_same_frames_and_features_as_stock_prophet():
         assert (pb, mb) == (pa, ma)
     with pytest.raises(ValueError, match="infinity"):
         lean.setup_dataframe(h.assign(y=np.inf), initialize_scales=True)
+
+
+@pytest.mark.parametrize("days,seed", [(60, 6), (90, 7)])
+def test_lean_prophet_under_100_days_reaches_prophets_newton_optimum(days, seed):
+    # Prophet fits under 100 days with Newton; the lean path uses BFGS (~20x faster), same optimum
+    h = F._prep(synthetic(days=days, seed=seed, noise=8.0, spikes=[(20, 120.0)]))
+    kw = {"weekly_seasonality": True, "yearly_seasonality": False, "daily_seasonality": False, "uncertainty_samples": 0}
+    stock, lean = _stock_and_lean(**kw)
+    stock.fit(h.copy())
+    lean.fit(h.copy())
+    assert lean.params["lp__"][0, 0] == pytest.approx(stock.params["lp__"][0, 0], abs=0.05)
+    fut = stock.make_future_dataframe(periods=14)
+    np.testing.assert_allclose(lean.predict_yhat(fut["ds"].to_numpy()), stock.predict(fut)["yhat"], rtol=2e-3)
 
 
 def test_lean_stan_backend_falls_back_to_newton_and_raises_a_typed_error():
