@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from . import __version__, schema
 from .classify import load_rules, rules_sql
@@ -54,6 +55,9 @@ __all__ = ["ingest", "preview", "FileResult", "IngestReport", "file_hash", "EXIT
 
 EXIT_OK, EXIT_FATAL, EXIT_PARTIAL = 0, 1, 2
 _ROW_ERRORS_KEPT = 20
+#: files up to this size are mapped once into a temporary table (planning dominates there);
+#: larger files stream through the mapping once per pass, out-of-core
+SMALL_FILE_BYTES = 32 * 2**20
 _COST_COLUMNS = set(schema.MONEY_COLUMNS)
 
 
@@ -492,67 +496,87 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
     group = [f"__rcur_{i}" for i in range(n_recon)] + (["__scur"] if plan.single_currency else []) + \
         [q(k) for k in pipe.key_cols]
     sums = [f"sum(__rsrc_{i}) AS __rsrc_{i}" for i in range(n_recon)]
+    small = path.stat().st_size <= SMALL_FILE_BYTES
     try:
-        # pass 1, one streaming aggregate: row counts, reconciliation amounts per currency,
-        # billing periods and the distinct lookup keys, split by good / quarantined rows
+        if small:
+            # a small file is mapped once into a temporary table (with its raw records), so
+            # the big mapping SQL is planned once; for small files planning, not the rows,
+            # is the cost
+            con.execute(f"CREATE TEMP TABLE __b AS {pipe.base_raw}")
+            base = qbase = "SELECT * FROM __b"
+        else:
+            # a large file streams: the mapping runs per pass and nothing is held in memory
+            base, qbase = pipe.base, pipe.base_raw
+        # pass 1, one streaming aggregate over the few columns it needs (DuckDB prunes the
+        # rest of the mapping): row counts, reconciliation amounts per currency, billing
+        # periods and the distinct lookup keys
         con.execute(
-            f"CREATE TEMP TABLE chk AS SELECT __reason IS NULL AS __ok, {', '.join(group)}, "
+            f"CREATE TEMP TABLE chk AS SELECT {', '.join(group)}, "
             f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period, count(*) AS __n"
-            f"{''.join(', ' + x for x in sums)} FROM ({pipe.base}) AS __p GROUP BY ALL")
-        con.execute(f"CREATE TEMP TABLE tagl AS {pipe.tag_lookup('SELECT * FROM chk')}")
-        # rows whose Tags are not valid JSON are quarantined too (checked per distinct value)
-        con.execute("UPDATE chk SET __ok = false WHERE __ok AND \"Tags\" IN (SELECT __tk FROM tagl WHERE __tbad IS NOT NULL)")
-        con.execute(f"CREATE TEMP TABLE clsl AS {pipe.class_lookup('SELECT * FROM chk WHERE __ok')}")
+            f"{''.join(', ' + x for x in sums)} FROM ({base}) AS __p GROUP BY ALL")
+        _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'])
+        _lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys])
     except duckdb.Error as exc:
         raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc
-    sql = pipe.final(pipe.base, "SELECT * FROM tagl", "SELECT * FROM clsl")
-    res.source_rows, res.quarantined = con.execute(
-        "SELECT COALESCE(sum(__n), 0), COALESCE(sum(__n) FILTER (WHERE NOT __ok), 0) FROM chk").fetchall()[0]
+    sql = pipe.final(base, "SELECT * FROM tagl", "SELECT * FROM clsl")
+    res.source_rows = con.execute("SELECT COALESCE(sum(__n), 0) FROM chk").fetchall()[0][0]
     if plan.single_currency:
         cur = con.execute("SELECT DISTINCT __scur FROM chk WHERE __scur IS NOT NULL ORDER BY 1").fetchall()
         if len(cur) > 1:
-            row = con.execute(f"SELECT min(__row) FROM ({pipe.base}) AS __p WHERE __scur <> {lit(cur[0][0])}"
+            row = con.execute(f"SELECT min(__row) FROM ({base}) AS __p WHERE __scur <> {lit(cur[0][0])}"
                               ).fetchall()[0][0]
             raise MixedCurrencyError(f"format {fmt.name} allows one currency per file; found "
                                      f"{', '.join(c[0] for c in cur)}", file=str(path), row=row,
                                      column="BillingCurrency")
 
+    # pass 2: the good rows into the ledger layout; the quarantine is the rest
     data_dir = staging / "data"
     sel = ", ".join(q(c) for c in cols + extras)
     short = res.hash[:16]
-    periods = [r[0] for r in con.execute(
-        "SELECT DISTINCT __period FROM chk WHERE __ok ORDER BY 1").fetchall()]
+    periods = [r[0] for r in con.execute("SELECT DISTINCT __period FROM chk ORDER BY 1").fetchall()]
+    written = 0
     if len(periods) == 1:
         # the common case (one billing period per export): a plain COPY is much cheaper
         # than DuckDB's partitioned writer
         one = data_dir / f"{schema.PARTITION_COLUMN}={periods[0]}" / f"part-{short}-0.parquet"
         one.parent.mkdir(parents=True)
         sel1 = ", ".join(q(c) for c in cols + extras if c != schema.PARTITION_COLUMN)
-        con.execute(f"COPY (SELECT {sel1} FROM ({sql}) AS __p WHERE __reason IS NULL) TO {lit(str(one))} "
-                    f"(FORMAT parquet, COMPRESSION zstd)")
+        written = con.execute(f"COPY (SELECT {sel1} FROM ({sql}) AS __p WHERE __reason IS NULL) TO {lit(str(one))} "
+                              f"(FORMAT parquet, COMPRESSION zstd)").fetchall()[0][0]
+        if not written:
+            one.unlink()
     elif periods:
-        con.execute(
+        written = con.execute(
             f"COPY (SELECT {sel} FROM ({sql}) AS __p WHERE __reason IS NULL) TO {lit(str(data_dir))} "
             f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({q(schema.PARTITION_COLUMN)}), "
-            f"FILENAME_PATTERN {lit('part-' + short + '-{i}')}, OVERWRITE_OR_IGNORE true)")
+            f"FILENAME_PATTERN {lit('part-' + short + '-{i}')}, OVERWRITE_OR_IGNORE true)").fetchall()[0][0]
     added = [(f, str(f.relative_to(staging))) for f in sorted(data_dir.rglob("*.parquet"))] if data_dir.exists() else []
-    qfile = None
+    res.quarantined = res.source_rows - written
+    qfile, qsums = None, {}
     if res.quarantined:
+        # only when some row failed a check: the failing rows with their raw records
+        rcols = "".join(f", {c}" for c in pipe.recon_cols if not c.startswith("__scur"))
+        con.execute(f"CREATE TEMP TABLE qrows AS SELECT __seq, __row, __reason, __raw{rcols} FROM ({qbase}) AS __p "
+                    f"WHERE __reason IS NOT NULL")
+        found = con.execute("SELECT count(*) FROM qrows").fetchall()[0][0]
+        if found != res.quarantined:
+            raise ReconciliationError(f"{res.source_rows} source rows: {written} written and {found} quarantined",
+                                      file=str(path))
         qpath = staging / "quarantine" / f"{short}.parquet"
         qpath.parent.mkdir(parents=True)
         con.execute(
             f"COPY (SELECT {lit(str(path))} AS x_SourceFile, __row AS x_SourceRow, __reason AS x_QuarantineReason, "
-            f"__raw AS x_RawRecord FROM ({pipe.base_raw}) AS __p WHERE __reason IS NOT NULL ORDER BY __seq) "
-            f"TO {lit(str(qpath))} (FORMAT parquet, COMPRESSION zstd)")
+            f"__raw AS x_RawRecord FROM qrows ORDER BY __seq) TO {lit(str(qpath))} (FORMAT parquet, COMPRESSION zstd)")
         qfile = f"quarantine/{short}.parquet"
         added.append((qpath, qfile))
         res.errors = [error_from_reason(r, file=str(path), row=n) for n, r in con.execute(
-            f"SELECT x_SourceRow, x_QuarantineReason FROM read_parquet({lit(str(qpath))}) "
-            f"LIMIT {_ROW_ERRORS_KEPT}").fetchall()]
+            f"SELECT __row, __reason FROM qrows ORDER BY __seq LIMIT {_ROW_ERRORS_KEPT}").fetchall()]
+        qsums = {i: dict(con.execute(f"SELECT __rcur_{i}, sum(__rsrc_{i}) FROM qrows GROUP BY 1").fetchall())
+                 for i in range(n_recon)}
     res.rows = res.source_rows - res.quarantined
 
     # reconciliation: source (raw) vs ledger (as written) + quarantine (raw)
-    res.recon = _reconcile(con, plan, [f for f, rel in added if rel.startswith("data/")])
+    res.recon = _reconcile(con, plan, [f for f, rel in added if rel.startswith("data/")], qsums)
     bad = [r for r in res.recon if r["difference"] != 0]
     if bad:
         b = bad[0]
@@ -573,14 +597,52 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
     return entry, added
 
 
-def _reconcile(con, plan: Plan, data_files: list[Path]) -> list[dict]:
+#: attribution and classification results per lookup SQL (which fixes the tag map, the rules
+#: and the key types), by key: files of one export family share most keys, so a process
+#: ingesting many files plans and runs the big lookup SQL only for keys it has not seen
+_LOOKUPS: dict[str, tuple[list[tuple[str, str]], dict[tuple, tuple]]] = {}
+_LOOKUP_CACHE_KEYS = 200_000
+
+
+def _lookup(con, name: str, build, keys: list[str]) -> None:
+    """Create the temporary table ``name`` = ``build(rel)`` over the distinct ``keys`` of
+    ``chk``, computing only keys this process has not looked up before."""
+    distinct = f"SELECT DISTINCT {', '.join(keys)} FROM chk"
+    types = con.execute(f"DESCRIBE {distinct}").fetchall()
+    sig = hashlib.sha256((build("__keys") + repr([t[1] for t in types])).encode()).hexdigest()
+    if sig not in _LOOKUPS:
+        cols = con.execute(f"DESCRIBE {build(distinct)}").fetchall()
+        _LOOKUPS[sig] = ([(c[0], "VARCHAR" if c[1] == "NULL" else c[1]) for c in cols], {})
+    cols, cache = _LOOKUPS[sig]
+    if len(cache) > _LOOKUP_CACHE_KEYS:
+        cache.clear()
+    con.execute(f"CREATE TEMP TABLE __keys AS {distinct}")
+    got = con.execute("SELECT * FROM __keys").fetchall()
+    if any(k not in cache for k in got):
+        con.execute(f"CREATE TEMP TABLE __new AS SELECT * FROM __keys")
+        for row in con.execute(build("SELECT * FROM __new")).fetchall():
+            cache[row[:len(keys)]] = row
+        con.execute("DROP TABLE __new")
+    rows = [cache[k] for k in got]
+    table = pa.table({c: pa.array([r[i] for r in rows]) for i, (c, _) in enumerate(cols)}) if rows else None
+    sel = ", ".join(f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in cols)
+    if table is None:
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT {sel} FROM (SELECT {', '.join(f'NULL AS {q(c)}' for c, _ in cols)}) "
+                    f"WHERE false")
+    else:
+        con.register("__rows", table)
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT {sel} FROM __rows")
+        con.unregister("__rows")
+    con.execute("DROP TABLE __keys")
+
+
+def _reconcile(con, plan: Plan, data_files: list[Path], qsums: dict[int, dict]) -> list[dict]:
     out = []
     lst = "[" + ", ".join(lit(str(f)) for f in data_files) + "]"
     for i, r in enumerate(plan.recon):
         src = dict(con.execute(
             f"SELECT __rcur_{i}, sum(__rsrc_{i}) FROM chk GROUP BY 1").fetchall())
-        qua = dict(con.execute(
-            f"SELECT __rcur_{i}, sum(__rsrc_{i}) FROM chk WHERE NOT __ok GROUP BY 1").fetchall())
+        qua = qsums.get(i, {})
         col = r.ledger_column
         if data_files:
             group = '"BillingCurrency"' if col in schema.COLUMNS and schema.COLUMNS[col].is_money else r.currency
