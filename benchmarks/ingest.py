@@ -229,6 +229,7 @@ def main(argv=None) -> int:
     ncols = len(pq.read_schema(src).names) if src.suffix == ".parquet" else len(open(src).readline().split(","))
     print(f"generated {args.rows:,} rows x {ncols} columns ({args.format}, {src.stat().st_size / 1e6:.0f} MB) in {gen:.1f} s")
     floor_s, floor_rss, _ = _measure(_FLOOR, str(src), str(work / "floor.parquet"))
+    shutil.rmtree(work / "ledger", ignore_errors=True)  # a kept --workdir must not turn the ingest into a no-op
     ing_s, ing_rss, out = _measure(_INGEST, str(src), str(work / "ledger"), args.memory_limit, str(work / "spill"))
     res = json.loads(out.strip().splitlines()[-1])
     print(f"floor  (duckdb copy to parquet): {floor_s:7.2f} s  {args.rows / floor_s:12,.0f} rows/s  peak RSS {floor_rss:.2f} GiB")
