@@ -246,6 +246,8 @@ class _Pipeline:
 
 def _numbered(relation: str, raw_types: dict[str, str]) -> str:
     """The source rows with ``__seq`` (position in the relation) and ``__row`` (record number)."""
+    if "__seq" in raw_types and "__row" in raw_types:
+        return relation
     row = "" if "__row" in raw_types else "row_number() OVER () AS __row, "
     return f"SELECT row_number() OVER () AS __seq, {row}* FROM ({relation}) AS __src"
 
@@ -281,7 +283,7 @@ def preview(path: str | Path, *, format: str | None = None, tag_map: TagMap | No
     con = connect()
     try:
         probe, fmt, relation, raw_types = _open_source(con, path, get_format(format) if format else None, options)
-        plan = fmt.plan(Source({k: v for k, v in raw_types.items() if k != "__row"}), probe, options)
+        plan = fmt.plan(Source({k: v for k, v in raw_types.items() if k not in ("__row", "__seq")}), probe, options)
         pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
                          digest="preview", ingested_at=datetime.now(timezone.utc))
         sel = ", ".join(q(c) for c in pipe.ledger_cols + pipe.extras)
@@ -432,7 +434,7 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
             # already holds exactly what this ingest would write
             _from_entry(res, prev)
             return res, None
-        plan = fmt.plan(Source({k: v for k, v in raw_types.items() if k != "__row"}), probe, options)
+        plan = fmt.plan(Source({k: v for k, v in raw_types.items() if k not in ("__row", "__seq")}), probe, options)
         res.defaulted = list(plan.defaulted)
         staging = ledger.new_staging()
         try:

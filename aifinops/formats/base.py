@@ -183,10 +183,15 @@ class SourceFormat:
 
     def relation(self, probe: Probe, options: IngestOptions) -> str:
         """SQL of the raw source rows (text for CSV). A ``__row`` column, if present, is
-        the 1-based record number; otherwise the pipeline numbers rows in file order."""
+        the 1-based record number; otherwise the pipeline numbers rows in file order. A
+        ``__seq`` column (with ``__row``), if present, is each row's unique position, and
+        the pipeline then needs no numbering of its own."""
         path = lit(str(probe.path))
         if probe.kind == "parquet":
-            return f"SELECT * FROM read_parquet({path})"
+            # the reader's own row numbers (``__seq`` position and ``__row`` record, both
+            # 1-based): unlike a window over the rows they keep the scan parallel
+            return (f"SELECT file_row_number + 1 AS __seq, file_row_number + 1 AS __row, * EXCLUDE (file_row_number) "
+                    f"FROM read_parquet({path}, file_row_number = true)")
         if probe.kind == "json":
             return f"SELECT * FROM read_json_auto({path})"
         return csv_relation(probe, options)
