@@ -51,8 +51,8 @@ import pandas as pd
 
 from . import schema
 from .errors import AifinopsError, ConfigError, LedgerError
-from .paths import safe_output_path
 from .ledger import Ledger
+from .paths import safe_output_path
 from .reconcile import BILLED
 
 __all__ = [
@@ -425,7 +425,7 @@ class ReportLedger(Ledger):
                                     "('ledger', 'billed', 'quarantine')").fetchall())
             bodies = {}
             for name, sql in views.items():
-                m = re.match(r"CREATE TEMP VIEW (\w+) AS (.*?);?\s*$", sql, re.S)
+                m = re.match(r"CREATE TEMP VIEW (\w+) AS (.*?);?\s*$", sql, re.DOTALL)
                 if m is None or m.group(1) != name:
                     raise LedgerError(f"unexpected view definition for {name!r}")
                 bodies[name] = m.group(2)
