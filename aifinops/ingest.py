@@ -420,20 +420,23 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
     t0 = time.perf_counter()
     res = FileResult(path=str(path))
     staged = None
+    if path.is_file():
+        res.hash = file_hash(path)
+        prev = ledger.manifest["files"].get(res.hash)
+        if prev and _unchanged(prev, path, forced, tag_map, options):
+            # same bytes, same place, same loader version, tag map and options: the ledger
+            # already holds exactly what this ingest would write (detection is a function of
+            # the bytes, so the recorded format stands unless another one is forced)
+            res.format = prev["format"]
+            _from_entry(res, prev)
+            res.seconds = time.perf_counter() - t0
+            return res, None
     con = connect(memory_limit=memory_limit, temp_directory=temp_directory)
     try:
         if not path.is_file():
             raise FormatError("no such file", file=str(path))
-        res.hash = file_hash(path)
         probe, fmt, relation, raw_types = _open_source(con, path, forced, options)
         res.format = fmt.name
-        key = _ingest_key(fmt, tag_map, options)
-        prev = ledger.manifest["files"].get(res.hash)
-        if prev and prev.get("abs_path") == str(path.resolve()) and prev.get("ingest_key") == key:
-            # same bytes, same place, same loader version, tag map and options: the ledger
-            # already holds exactly what this ingest would write
-            _from_entry(res, prev)
-            return res, None
         plan = fmt.plan(Source({k: v for k, v in raw_types.items() if k not in ("__row", "__seq")}), probe, options)
         res.defaulted = list(plan.defaulted)
         staging = ledger.new_staging()
@@ -469,6 +472,18 @@ def _commit_staged(ledger: Ledger, res: FileResult, entry: dict, added: list, st
         res.status, res.error = "rejected", LedgerError(f"commit failed: {exc}", file=entry["path"])
     finally:
         res.seconds += time.perf_counter() - t0
+
+
+def _unchanged(prev: dict, path: Path, forced, tag_map: TagMap, options: IngestOptions) -> bool:
+    """Whether the manifest entry ``prev`` (same content hash) is what ingesting ``path`` now
+    would write: same place, same format, same loader version, tag map and options."""
+    if prev.get("abs_path") != str(path.resolve()):
+        return False
+    try:
+        fmt = forced or get_format(prev.get("format") or "")
+    except AifinopsError:  # a format this version no longer has: ingest afresh
+        return False
+    return fmt.name == prev.get("format") and prev.get("ingest_key") == _ingest_key(fmt, tag_map, options)
 
 
 def _ingest_key(fmt: SourceFormat, tag_map: TagMap, options: IngestOptions) -> str:

@@ -154,8 +154,9 @@ class ReportConfig:
         on_rejected: ``fail`` (default) or ``warn`` when an input file is rejected by ingest.
         cell_timeout: seconds one notebook cell may run.
         business: the workbook's business inputs (see :data:`BUSINESS_KEYS`).
-        jobs: notebooks run at the same time, each in its own process (default: the number
-            of CPUs, at least 1; ``1`` runs them one after another in this process).
+        jobs: notebooks run at the same time, each in its own process, and input files
+            the ingest step stages at the same time (default: the number of CPUs, at least
+            1; ``1`` runs them one after another in this process).
     """
 
     path: Path
@@ -1085,7 +1086,7 @@ def _run(cfg: ReportConfig, period: str | None, capture: _Capture, write_workboo
     with steps("ingest", files=len(files)):
         rep = ingest(files, cfg.ledger, format=cfg.format, tag_map=cfg.tag_map,
                      options=IngestOptions(default_currency=cfg.default_currency),
-                     log=lambda line: log.info("ingest: %s", line))
+                     log=lambda line: log.info("ingest: %s", line), jobs=cfg.jobs)
     rejected = [f for f in rep.files if f.status == "rejected"]
     for f in rejected:
         log.warning("ingest rejected %s: %s", f.path, f.error)
