@@ -523,7 +523,7 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
             base = qbase = "SELECT * FROM __b"
         else:
             # a large file streams: the mapping runs per pass and nothing is held in memory
-            base, qbase = pipe.base, pipe.base_raw
+            base, qbase = pipe.base, None
         # pass 1, one streaming aggregate over the few columns it needs (DuckDB prunes the
         # rest of the mapping): row counts, reconciliation amounts per currency, billing
         # periods and the distinct lookup keys
@@ -572,9 +572,19 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
     qfile, qsums = None, {}
     if res.quarantined:
         # only when some row failed a check: the failing rows with their raw records
-        rcols = "".join(f", {c}" for c in pipe.recon_cols if not c.startswith("__scur"))
-        con.execute(f"CREATE TEMP TABLE qrows AS SELECT __seq, __row, __reason, __raw{rcols} FROM ({qbase}) AS __p "
-                    f"WHERE __reason IS NOT NULL")
+        rcols = [c for c in pipe.recon_cols if not c.startswith("__scur")]
+        if small:
+            con.execute(f"CREATE TEMP TABLE qrows AS SELECT __seq, __row, __reason, __raw{''.join(', ' + c for c in rcols)} "
+                        f"FROM ({qbase}) AS __p WHERE __reason IS NOT NULL")
+        else:
+            # find the failing rows without their raw records, then fetch the raw records of
+            # just those rows: building a record's JSON is the costly part of a streaming pass
+            reason = "COALESCE(b.__reason, t.__tbad)"
+            con.execute(f"CREATE TEMP TABLE qk AS SELECT b.__seq, b.__row, {reason} AS __reason"
+                        f"{''.join(', b.' + c for c in rcols)} FROM ({base}) AS b LEFT JOIN tagl AS t "
+                        f"ON b.\"Tags\" IS NOT DISTINCT FROM t.__tk WHERE {reason} IS NOT NULL")
+            con.execute(f"CREATE TEMP TABLE qrows AS SELECT qk.*, to_json(__n) AS __raw "
+                        f"FROM ({_numbered(relation, raw_types)}) AS __n JOIN qk ON __n.__seq = qk.__seq")
         found = con.execute("SELECT count(*) FROM qrows").fetchall()[0][0]
         if found != res.quarantined:
             raise ReconciliationError(f"{res.source_rows} source rows: {written} written and {found} quarantined",

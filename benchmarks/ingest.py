@@ -180,7 +180,7 @@ def generate(fmt: str, rows: int, out: Path, seed: int = 1) -> Path:
                                  pa.array([json.dumps(dict(x)) for x in t["resource_tags"].to_pylist()]))
                 t = t.set_column(t.column_names.index("product"), "product",
                                  pa.array([json.dumps(dict(x)) for x in t["product"].to_pylist()]))
-            with open(path, "ab") as fh:
+            with open(path, "wb" if off == 0 else "ab") as fh:  # a kept --workdir's old file is replaced
                 pacsv.write_csv(t, fh, pacsv.WriteOptions(include_header=off == 0))
     if writer:
         writer.close()

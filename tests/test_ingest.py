@@ -237,3 +237,26 @@ def test_parallel_jobs_give_the_serial_ledger(tmp_path):
 def test_jobs_must_be_positive(tmp_path):
     with pytest.raises(AifinopsError, match="jobs"):
         ingest([write(tmp_path / "a.csv", "1,1,2025-01-02,USD,Usage,S3,\n")], tmp_path / "l", jobs=0)
+
+
+def test_streaming_path_equals_small_file_path(tmp_path, monkeypatch):
+    """Files above SMALL_FILE_BYTES stream through the mapping (quarantine records fetched for
+    the failing rows only); small files are mapped once into a table. Same ledger, quarantine
+    and reconciliation either way."""
+    import aifinops.ingest as ing
+
+    body = ('1.5,1.5,2025-01-01,USD,Usage,S3,"{""team"": ""ml""}"\n'
+            "oops,1,2025-01-02,USD,Usage,S3,\n"
+            "2.25,2.25,2025-02-01,EUR,Usage,EC2,not json\n"
+            "3,3,,USD,Usage,S3,\n"
+            "4.125,4.125,2025-02-03,EUR,Usage,EC2,\n")
+    f = write(tmp_path / "s.csv", body)
+    small = ingest([f], tmp_path / "small").files[0]
+    monkeypatch.setattr(ing, "SMALL_FILE_BYTES", 0)
+    big = ingest([f], tmp_path / "big").files[0]
+    assert (big.rows, big.quarantined, big.recon) == (small.rows, small.quarantined, small.recon) == \
+        (2, 3, big.recon)
+    assert [str(e) for e in big.errors] == [str(e) for e in small.errors]
+    for q in ("SELECT x_SourceRow, x_QuarantineReason, x_RawRecord FROM quarantine ORDER BY x_SourceRow",
+              "SELECT x_SourceRow, BilledCost, x_Team, x_BillingPeriod FROM ledger ORDER BY x_SourceRow"):
+        assert Ledger(tmp_path / "big").query(q).equals(Ledger(tmp_path / "small").query(q))
