@@ -27,6 +27,9 @@ def connect(*, memory_limit: str | None = None, temp_directory: str | None = Non
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")
+    # no progress bar on stderr: ingest logs one line per file, and cron mails and notebook
+    # outputs should not fill with bar redraws
+    con.execute("SET enable_progress_bar = false")
     # DuckDB rewrites `x IN (many constants)` inside projections into a hash MARK join per
     # IN list; the loaders' mapping tables are CASE ... IN (...) chains, so that rewrite made
     # every ingest row probe dozens of joins (measured: 2x slower on CUR 2.0). Plain IN
