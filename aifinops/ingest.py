@@ -171,6 +171,7 @@ class _Pipeline:
             m_cols.append(f"TRY_CAST({expr or 'NULL'} AS {t}) AS {q(name)}")
         m_cols += [f"{plan.extra[k]} AS {q(k)}" for k in self.extras]
         m_cols.append(f"{_reason_sql(plan)} AS __reason0")
+        self._relation, self._raw_types = relation, raw_types
         self.recon_cols: list[str] = []
         for i, r in enumerate(plan.recon):
             m_cols.append(f"CAST({r.currency} AS VARCHAR) AS __rcur_{i}")
@@ -180,6 +181,8 @@ class _Pipeline:
             m_cols.append(f"CAST({plan.single_currency} AS VARCHAR) AS __scur")
             self.recon_cols.append("__scur")
         m_sql = f"SELECT __seq, __row, {', '.join(m_cols)} FROM ({_numbered(relation, raw_types)}) AS __n"
+        #: output name -> its SQL over the source columns (for :meth:`keys_sql`)
+        self.exprs = {c.rsplit(" AS ", 1)[1].strip('"'): c.rsplit(" AS ", 1)[0] for c in m_cols}
         self.base_raw_m = f"SELECT __seq, __row, to_json(__n) AS __raw, {', '.join(m_cols)} FROM ({_numbered(relation, raw_types)}) AS __n"
 
         required = [c for c in schema.FOCUS_NOT_NULL
@@ -210,6 +213,43 @@ class _Pipeline:
         self.class_exprs = rules_sql(self.rules, types)
         self.key_cols = list(dict.fromkeys(["Tags"] + self.class_keys))
         self.ledger_cols = [c for c in self.col_types] + [schema.PARTITION_COLUMN]
+
+    def keys_sql(self, group: list[str]) -> str | None:
+        """Pass 1 grouped first by the few source columns its outputs read, the mapping then
+        applied to each distinct combination instead of to every row (the source's key
+        columns repeat: tags, SKUs, units). ``group`` names the grouped outputs; the row
+        count ``__n``, ``__period`` and the reconciliation sums come along. None when an
+        output's source columns cannot be told (then pass 1 maps every row)."""
+        import sqlglot
+        from sqlglot import exp
+
+        by_lower = {k.lower(): k for k in self._raw_types if k not in ("__row", "__seq")}
+        names = [g.strip('"') for g in group] + ["BillingPeriodStart"]
+        sums = [k for k in self.exprs if k.startswith("__rsrc_")]
+        raw: set[str] = set()
+        for n in names + sums:
+            try:
+                tree = sqlglot.parse_one(f"SELECT {self.exprs[n]}", read="duckdb")
+            except (sqlglot.errors.ParseError, KeyError):
+                return None
+            for c in tree.find_all(exp.Column):
+                col = by_lower.get(c.name.lower())
+                if col is None:
+                    if c.name in ("__row", "__seq") or not c.table:
+                        return None  # a row number or an unknown column: not groupable
+                    continue  # a lambda parameter's field (e.value)
+                if n in names:
+                    raw.add(col)
+        if not raw:
+            return None
+        cols = ", ".join(q(c) for c in sorted(raw))
+        inner = (f"SELECT {cols}, count(*) AS __n0"
+                 f"{''.join(f', sum({self.exprs[k]}) AS {k}' for k in sums)} "
+                 f"FROM ({self._relation}) AS __src GROUP BY ALL")
+        outs = ", ".join(f"{self.exprs[n]} AS {q(n)}" for n in names[:-1])
+        period = f"strftime({self.exprs['BillingPeriodStart']}, '%Y-%m')"
+        return (f"SELECT {outs}, {period} AS __period, sum(__n0) AS __n"
+                f"{''.join(f', sum({k}) AS {k}' for k in sums)} FROM ({inner}) AS __g GROUP BY ALL")
 
     def tag_lookup(self, rel: str) -> str:
         attrs = ", ".join(f"{e} AS {q('__t_' + c)}" for c, e in self.tag_exprs.items())
@@ -527,10 +567,11 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
         # pass 1, one streaming aggregate over the few columns it needs (DuckDB prunes the
         # rest of the mapping): row counts, reconciliation amounts per currency, billing
         # periods and the distinct lookup keys
-        con.execute(
-            f"CREATE TEMP TABLE chk AS SELECT {', '.join(group)}, "
-            f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period, count(*) AS __n"
-            f"{''.join(', ' + x for x in sums)} FROM ({base}) AS __p GROUP BY ALL")
+        grouped = None if small else pipe.keys_sql(group)
+        con.execute(f"CREATE TEMP TABLE chk AS {grouped}" if grouped else
+                    f"CREATE TEMP TABLE chk AS SELECT {', '.join(group)}, "
+                    f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period, count(*) AS __n"
+                    f"{''.join(', ' + x for x in sums)} FROM ({base}) AS __p GROUP BY ALL")
         _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'])
         _lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys])
     except duckdb.Error as exc:
