@@ -564,9 +564,9 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
         else:
             # a large file streams: the mapping runs per pass and nothing is held in memory
             base, qbase = pipe.base, None
-        # pass 1, one streaming aggregate over the few columns it needs (DuckDB prunes the
-        # rest of the mapping): row counts, reconciliation amounts per currency, billing
-        # periods and the distinct lookup keys
+        # pass 1, one aggregate over the few columns it needs (DuckDB prunes the rest of the
+        # mapping; a large file is grouped by its source key columns first, see keys_sql):
+        # row counts, reconciliation amounts per currency, billing periods, lookup keys
         grouped = None if small else pipe.keys_sql(group)
         con.execute(f"CREATE TEMP TABLE chk AS {grouped}" if grouped else
                     f"CREATE TEMP TABLE chk AS SELECT {', '.join(group)}, "
