@@ -163,26 +163,26 @@ class _Pipeline:
         }
         self.extras = [k for k in plan.extra if k not in schema.COLUMNS]
         self.col_types = {c: schema.COLUMNS[c].sql_type for c in schema.LEDGER_COLUMNS if c != schema.PARTITION_COLUMN}
-        m_cols = []
+        #: output name -> its SQL over the source columns (the mapped row; see :meth:`keys_sql`)
+        self.exprs: dict[str, str] = {}
         for name, t in self.col_types.items():
             expr = lineage.get(name) or plan.columns.get(name)
             if name == "x_CostAuthority" and not expr:
                 expr = lit(plan.cost_authority)
-            m_cols.append(f"TRY_CAST({expr or 'NULL'} AS {t}) AS {q(name)}")
-        m_cols += [f"{plan.extra[k]} AS {q(k)}" for k in self.extras]
-        m_cols.append(f"{_reason_sql(plan)} AS __reason0")
+            self.exprs[name] = f"TRY_CAST({expr or 'NULL'} AS {t})"
+        self.exprs.update({k: plan.extra[k] for k in self.extras})
+        self.exprs["__reason0"] = _reason_sql(plan)
         self._relation, self._raw_types = relation, raw_types
         self.recon_cols: list[str] = []
         for i, r in enumerate(plan.recon):
-            m_cols.append(f"CAST({r.currency} AS VARCHAR) AS __rcur_{i}")
-            m_cols.append(f"TRY_CAST({r.source} AS {schema.DECIMAL}) AS __rsrc_{i}")
+            self.exprs[f"__rcur_{i}"] = f"CAST({r.currency} AS VARCHAR)"
+            self.exprs[f"__rsrc_{i}"] = f"TRY_CAST({r.source} AS {schema.DECIMAL})"
             self.recon_cols += [f"__rcur_{i}", f"__rsrc_{i}"]
         if plan.single_currency:
-            m_cols.append(f"CAST({plan.single_currency} AS VARCHAR) AS __scur")
+            self.exprs["__scur"] = f"CAST({plan.single_currency} AS VARCHAR)"
             self.recon_cols.append("__scur")
+        m_cols = [f"{e} AS {q(n)}" for n, e in self.exprs.items()]
         m_sql = f"SELECT __seq, __row, {', '.join(m_cols)} FROM ({_numbered(relation, raw_types)}) AS __n"
-        #: output name -> its SQL over the source columns (for :meth:`keys_sql`)
-        self.exprs = {c.rsplit(" AS ", 1)[1].strip('"'): c.rsplit(" AS ", 1)[0] for c in m_cols}
         self.base_raw_m = f"SELECT __seq, __row, to_json(__n) AS __raw, {', '.join(m_cols)} FROM ({_numbered(relation, raw_types)}) AS __n"
 
         required = [c for c in schema.FOCUS_NOT_NULL
@@ -500,12 +500,7 @@ def _commit_staged(ledger: Ledger, res: FileResult, entry: dict, added: list, st
     """Commit one staged file atomically, replacing earlier ingests of the same bytes or path."""
     t0 = time.perf_counter()
     try:
-        with ledger.lock():
-            manifest = ledger.manifest
-            replaces = [h for h, e in manifest["files"].items()
-                        if h == res.hash or e.get("abs_path") == entry["abs_path"]]
-            res.replaced = [manifest["files"][h]["path"] for h in replaces]
-            ledger.commit(entry, added, replaces)
+        commit_entry(ledger, res, entry, added)
         res.status = "quarantined" if res.quarantined else "ok"
         shutil.rmtree(staging, ignore_errors=True)  # emptied by the commit
     except OSError as exc:  # before the journal: nothing changed; after it: recovery rolls forward
@@ -645,52 +640,76 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
 
     # reconciliation: source (raw) vs ledger (as written) + quarantine (raw)
     res.recon = _reconcile(con, plan, [f for f, rel in added if rel.startswith("data/")], qsums)
-    bad = [r for r in res.recon if r["difference"] != 0]
+    check_reconciled(res.recon, str(path))
+    entry = manifest_entry(res, str(path), path.resolve(), fmt, plan, extras, ingested_at, tag_map, options,
+                           [rel for _, rel in added], qfile)
+    return entry, added
+
+
+def check_reconciled(recon: list[dict], file: str) -> None:
+    """Raise :class:`ReconciliationError` for the first column and currency whose source total
+    is not the ledger total plus the quarantined total."""
+    bad = [r for r in recon if r["difference"] != 0]
     if bad:
         b = bad[0]
         raise ReconciliationError(
             f"{b['column']} {b['currency']}: source {b['source_total']} != ledger {b['ledger_total']} + "
-            f"quarantined {b['quarantined_total']} (difference {b['difference']})", file=str(path))
+            f"quarantined {b['quarantined_total']} (difference {b['difference']})", file=file)
 
-    entry = {
-        "hash": res.hash, "path": str(path), "abs_path": str(path.resolve()), "format": fmt.name,
-        "size_bytes": path.stat().st_size, "ingested_at": ingested_at.isoformat(),
+
+def manifest_entry(res: FileResult, path: str, abs_path: Path, fmt: SourceFormat, plan: Plan, extras: list[str],
+                   ingested_at: datetime, tag_map: TagMap, options: IngestOptions, files: list[str],
+                   qfile: str | None, **more) -> dict:
+    """The ledger manifest's entry for one ingested source file (``files``: its staged files'
+    ledger paths, data and quarantine; ``more``: engine-specific keys)."""
+    return {
+        "hash": res.hash, "path": path, "abs_path": str(abs_path), "format": fmt.name,
+        "size_bytes": abs_path.stat().st_size if abs_path.is_file() else None, "ingested_at": ingested_at.isoformat(),
         "aifinops_version": __version__, "ingest_key": _ingest_key(fmt, tag_map, options),
         "source_rows": res.source_rows, "rows": res.rows,
         "quarantined": res.quarantined, "defaulted": res.defaulted, "cost_authority": plan.cost_authority,
-        "extra_columns": extras, "files": [rel for _, rel in added if rel.startswith("data/")],
-        "quarantine_file": qfile,
+        "extra_columns": extras, "files": [rel for rel in files if rel.startswith("data/")],
+        "quarantine_file": qfile, **more,
         "recon": [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in res.recon],
     }
-    return entry, added
+
+
+def commit_entry(ledger: Ledger, res: FileResult, entry: dict, added: list[tuple[Path, str]]) -> None:
+    """Commit one file's staged files and manifest entry atomically, replacing earlier ingests
+    of the same bytes or the same path."""
+    with ledger.lock():
+        manifest = ledger.manifest
+        replaces = [h for h, e in manifest["files"].items()
+                    if h == res.hash or e.get("abs_path") == entry["abs_path"]]
+        res.replaced = [manifest["files"][h]["path"] for h in replaces]
+        ledger.commit(entry, added, replaces)
 
 
 #: attribution and classification results per lookup SQL (which fixes the tag map, the rules
 #: and the key types), by key: files of one export family share most keys, so a process
-#: ingesting many files plans and runs the big lookup SQL only for keys it has not seen
+#: ingesting many files plans and runs the big lookup SQL only when a file brings a new key
 _LOOKUPS: dict[str, tuple[list[tuple[str, str]], dict[tuple, tuple]]] = {}
 _LOOKUP_CACHE_KEYS = 200_000
 
 
 def _lookup(con, name: str, build, keys: list[str]) -> None:
     """Create the temporary table ``name`` = ``build(rel)`` over the distinct ``keys`` of
-    ``chk``, computing only keys this process has not looked up before."""
-    distinct = f"SELECT DISTINCT {', '.join(keys)} FROM chk"
-    types = con.execute(f"DESCRIBE {distinct}").fetchall()
-    sig = hashlib.sha256((build("__keys") + repr([t[1] for t in types])).encode()).hexdigest()
-    if sig not in _LOOKUPS:
-        cols = con.execute(f"DESCRIBE {build(distinct)}").fetchall()
-        _LOOKUPS[sig] = ([(c[0], "VARCHAR" if c[1] == "NULL" else c[1]) for c in cols], {})
-    cols, cache = _LOOKUPS[sig]
+    ``chk``; the lookup SQL is planned and run only when a key is new to this process."""
+    con.execute(f"CREATE TEMP TABLE __keys AS SELECT DISTINCT {', '.join(keys)} FROM chk")
+    types = [t[1] for t in con.execute("DESCRIBE __keys").fetchall()]
+    sig = hashlib.sha256((build("__keys") + repr(types)).encode()).hexdigest()
+    cols, cache = _LOOKUPS.get(sig, (None, {}))
     if len(cache) > _LOOKUP_CACHE_KEYS:
         cache.clear()
-    con.execute(f"CREATE TEMP TABLE __keys AS {distinct}")
     got = con.execute("SELECT * FROM __keys").fetchall()
-    if any(k not in cache for k in got):
-        con.execute(f"CREATE TEMP TABLE __new AS SELECT * FROM __keys")
-        for row in con.execute(build("SELECT * FROM __new")).fetchall():
+    if cols is None or any(k not in cache for k in got):
+        con.execute(f"CREATE TEMP TABLE __res AS {build('SELECT * FROM __keys')}")
+        if cols is None:
+            cols = [(c[0], "VARCHAR" if c[1] == "NULL" else c[1]) for c in con.execute("DESCRIBE __res").fetchall()]
+            _LOOKUPS[sig] = (cols, cache)
+        for row in con.execute("SELECT * FROM __res").fetchall():
             cache[row[:len(keys)]] = row
-        con.execute("DROP TABLE __new")
+        con.execute("DROP TABLE __res")
     rows = [cache[k] for k in got]
     table = pa.table({c: pa.array([r[i] for r in rows]) for i, (c, _) in enumerate(cols)}) if rows else None
     sel = ", ".join(f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in cols)

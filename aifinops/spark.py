@@ -42,17 +42,16 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from . import __version__, schema
+from . import schema
 from .errors import (
     AifinopsError,
     FormatError,
     MixedCurrencyError,
-    ReconciliationError,
     error_from_reason,
 )
 from .formats import detect, get_format
 from .formats.base import IngestOptions, Probe
-from .ingest import FileResult, _ingest_key, _Pipeline, file_hash
+from .ingest import FileResult, _Pipeline, check_reconciled, commit_entry, file_hash, manifest_entry
 from .ledger import Ledger
 from .money import trim
 from .sql import Source, lit, q
@@ -390,12 +389,7 @@ def _normalize(spark, path: str, fmt_name, out: str, tag_map, options, t0) -> Fi
                           .select("x_SourceRow", "x_QuarantineReason").limit(20).collect()]
         res.rows = res.source_rows - res.quarantined
         res.recon = _reconcile(spark, run, plan, chk, stage + "/data", res.rows)
-        bad_r = [r for r in res.recon if r["difference"] != 0]
-        if bad_r:
-            b = bad_r[0]
-            raise ReconciliationError(
-                f"{b['column']} {b['currency']}: source {b['source_total']} != ledger {b['ledger_total']} + "
-                f"quarantined {b['quarantined_total']} (difference {b['difference']})", file=path)
+        check_reconciled(res.recon, path)
         if ledger is not None:
             _commit(ledger, Path(stage), res, path, fmt, plan, pipe.extras, ingested_at, short, tag_map, options)
         else:
@@ -458,22 +452,9 @@ def _commit(ledger: Ledger, stage: Path, res: FileResult, path: str, fmt, plan, 
         qfile = f"quarantine/{short}.parquet"
         added.append((dst, qfile))
     src = _local(path)
-    with ledger.lock():
-        manifest = ledger.manifest
-        replaces = [h for h, e in manifest["files"].items()
-                    if h == res.hash or e.get("abs_path") == str(src.resolve())]
-        res.replaced = [manifest["files"][h]["path"] for h in replaces]
-        entry = {
-            "hash": res.hash, "path": path, "abs_path": str(src.resolve()), "format": fmt.name,
-            "size_bytes": src.stat().st_size if src.is_file() else None, "ingested_at": ingested_at.isoformat(),
-            "aifinops_version": __version__, "ingest_key": _ingest_key(fmt, tag_map, options),
-            "source_rows": res.source_rows, "rows": res.rows,
-            "quarantined": res.quarantined, "defaulted": res.defaulted, "cost_authority": plan.cost_authority,
-            "extra_columns": extras, "files": [rel for _, rel in added if rel.startswith("data/")],
-            "quarantine_file": qfile, "engine": "spark",
-            "recon": [{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in res.recon],
-        }
-        ledger.commit(entry, added, replaces)
+    entry = manifest_entry(res, path, src.resolve(), fmt, plan, extras, ingested_at, tag_map, options,
+                           [rel for _, rel in added], qfile, engine="spark")
+    commit_entry(ledger, res, entry, added)
 
 
 def _publish(spark, stage: str, out: str, short: str, quarantined: bool) -> None:
