@@ -231,19 +231,25 @@ class Ledger:
     def connect(self, **engine):
         """A DuckDB connection with views ``ledger`` and ``quarantine``."""
         con = connect(**engine)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW ledger AS {self.relation_sql()}")
+        self.define_views(con)
+        return con
+
+    def define_views(self, con, *, temporary: bool = True) -> None:
+        """Create the views ``ledger``, ``billed`` and ``quarantine`` over this ledger's files
+        on ``con`` (temporary views unless ``temporary`` is False: those a cursor sees too)."""
+        view = "TEMP VIEW" if temporary else "VIEW"
+        con.execute(f"CREATE OR REPLACE {view} ledger AS {self.relation_sql()}")
         # the rows whose cost counts in totals: billed cost, once (gateway estimates and usage
         # records enrich attribution only)
-        con.execute("CREATE OR REPLACE TEMP VIEW billed AS SELECT * FROM ledger WHERE x_CostAuthority = 'invoice'")
+        con.execute(f"CREATE OR REPLACE {view} billed AS SELECT * FROM ledger WHERE x_CostAuthority = 'invoice'")
         qfiles = self.quarantine_files()
         if qfiles:
             lst = "[" + ", ".join(lit(str(f)) for f in qfiles) + "]"
-            con.execute(f"CREATE OR REPLACE TEMP VIEW quarantine AS SELECT * FROM read_parquet({lst}, union_by_name = true)")
+            con.execute(f"CREATE OR REPLACE {view} quarantine AS SELECT * FROM read_parquet({lst}, union_by_name = true)")
         else:
-            con.execute("CREATE OR REPLACE TEMP VIEW quarantine AS SELECT CAST(NULL AS VARCHAR) AS x_SourceFile, "
+            con.execute(f"CREATE OR REPLACE {view} quarantine AS SELECT CAST(NULL AS VARCHAR) AS x_SourceFile, "
                         "CAST(NULL AS BIGINT) AS x_SourceRow, CAST(NULL AS VARCHAR) AS x_QuarantineReason, "
                         "CAST(NULL AS VARCHAR) AS x_RawRecord WHERE FALSE")
-        return con
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run SQL against the views ``ledger`` and ``quarantine``; aggregate here, not in pandas."""

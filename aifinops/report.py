@@ -50,6 +50,7 @@ from typing import Any
 import pandas as pd
 
 from . import schema
+from .engine import connect
 from .errors import AifinopsError, ConfigError, LedgerError
 from .ledger import Ledger
 from .paths import safe_output_path
@@ -418,25 +419,12 @@ class ReportLedger(Ledger):
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _open(self):
-        """The shared database: Ledger.connect's connection with its temp views made plain
-        views (a cursor does not see its parent's temp views)."""
-        db = super().connect()
+        """The shared database: the engine's connection with the ledger's views as plain
+        views (a cursor does not see its parent's temporary views)."""
+        db = connect()
         try:
-            views = dict(db.execute("SELECT view_name, sql FROM duckdb_views() WHERE temporary AND view_name IN "
-                                    "('ledger', 'billed', 'quarantine')").fetchall())
-            bodies = {}
-            for name, sql in views.items():
-                m = re.match(r"CREATE TEMP VIEW (\w+) AS (.*?);?\s*$", sql, re.DOTALL)
-                if m is None or m.group(1) != name:
-                    raise LedgerError(f"unexpected view definition for {name!r}")
-                bodies[name] = m.group(2)
-            if set(bodies) != {"ledger", "billed", "quarantine"}:
-                raise LedgerError("Ledger.connect defines other views than ledger, billed, quarantine")
             db.execute("SET GLOBAL parquet_metadata_cache = true")
-            for name in ("billed", "ledger", "quarantine"):
-                db.execute(f"DROP VIEW temp.{name}")
-            for name in ("ledger", "quarantine", "billed"):
-                db.execute(f"CREATE VIEW main.{name} AS {bodies[name]}")
+            self.define_views(db, temporary=False)
             want = dict(db.execute("SELECT name, value FROM duckdb_settings()").fetchall())
             with contextlib.closing(db.cursor()) as cur:  # session settings a cursor does not inherit
                 have = dict(cur.execute("SELECT name, value FROM duckdb_settings()").fetchall())
