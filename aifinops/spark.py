@@ -9,7 +9,8 @@ inside the functions that need a session. :func:`to_spark_sql` works without it.
 
 Where a DuckDB function has no Spark twin through sqlglot, :func:`to_spark_sql` rewrites it:
 
-* ``element_at(map, k)[1]`` (DuckDB returns a list) -> ``element_at(map, k)``;
+* ``element_at(map, k)[1]`` (DuckDB returns a list) and ``map_extract_value(map, k)`` ->
+  ``element_at(map, k)``;
 * ``json_valid(x)`` -> ``json_object_keys(x) IS NOT NULL OR json_array_length(x) IS NOT NULL``
   (a JSON object or array; a bare JSON scalar such as ``"a"`` counts as invalid on Spark);
 * ``json_extract_string(x, '$."k"')`` -> ``get_json_object(x, '$['k']')`` (Spark's JSON path
@@ -120,6 +121,9 @@ def _rewrite(node: exp.Expression, row_aliases: set[str]) -> exp.Expression:
     if isinstance(node, exp.Anonymous):
         name = _fname(node)
         args = node.expressions
+        if name == "map_extract_value" and len(args) == 2:
+            # DuckDB's value of a map key (NULL when absent) -> Spark's element_at
+            return exp.Anonymous(this="ELEMENT_AT", expressions=[a.copy() for a in args])
         if name == "json_valid" and len(args) == 1:
             # a JSON object or array that parses (GET_JSON_OBJECT(x, '$') is not a validator:
             # it returns a prefix of some malformed documents)

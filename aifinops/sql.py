@@ -40,6 +40,28 @@ DATE_FORMATS: tuple[str, ...] = (
 _FORMATTED = r"^[-+]?[$€£¥]?\s?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$|^[-+]?[$€£¥]\s?[0-9]+(\.[0-9]+)?$"
 
 
+#: (decimals, magnitude bound) of the fixed-scale fast paths for DOUBLE amounts, see _fixed_scale
+_FIXED_SCALES = ((10, "100000"), (14, "10"))
+
+
+def _fixed_scale(x: str) -> list[str]:
+    """``WHEN`` branches giving a DOUBLE's shortest round-trip decimal without text, for the
+    common amounts of at most 10 decimals (below 1e5) or 14 decimals (below 10).
+
+    ``CAST(x AS DECIMAL(38, s))`` rounds the binary value to ``s`` decimals, a few times
+    cheaper than formatting the shortest text and parsing it back. The result is taken only
+    when it converts back to exactly ``x``: below the magnitude bound its unscaled integer is
+    under 2**53, so that check is exact, and at most one ``s``-decimal number lies within
+    half a unit in the last place of ``x``, so a decimal that converts back is the shortest
+    one. Every other value (more decimals, larger, NaN) takes the text path.
+    """
+    out = []
+    for scale, bound in _FIXED_SCALES:
+        d = f"CAST({x} AS DECIMAL(38,{scale}))"
+        out.append(f"WHEN abs({x}) < {bound} AND CAST({d} AS DOUBLE) = {x} THEN CAST({d} AS {DECIMAL})")
+    return out
+
+
 def q(name: str) -> str:
     """Quote an identifier."""
     return '"' + name.replace('"', '""') + '"'
@@ -117,7 +139,10 @@ class Source:
         if self.types[name].upper() in ("DOUBLE", "FLOAT", "REAL"):
             # a binary float is read as the shortest decimal that round-trips (what the
             # exporter wrote), not its binary expansion: 0.07 stays 0.07, on every engine
-            return f"TRY_CAST(CAST({q(name)} AS VARCHAR) AS {DECIMAL})"
+            shortest = f"TRY_CAST(CAST({q(name)} AS VARCHAR) AS {DECIMAL})"
+            if self.types[name].upper() != "DOUBLE":
+                return shortest
+            return f"(CASE {' '.join(_fixed_scale(q(name)))} ELSE {shortest} END)"
         return f"TRY_CAST({q(name)} AS {DECIMAL})"
 
     def ts(self, name: str | None, formats: Iterable[str] = DATE_FORMATS) -> str:

@@ -183,7 +183,6 @@ UNITS: dict[str, tuple[str, int]] = {
     "1M tokens": ("1000000 Tokens", 1000000), "1M Tokens": ("1000000 Tokens", 1000000),
 }
 
-_NUM_TYPES = ("DOUBLE", "FLOAT", "REAL")
 #: AWS timestamps are ISO 8601 (``2023-11-01T00:00:00.000Z``, read by TRY_CAST); also seen
 #: without seconds
 _TS_FORMATS = ("%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M%z")
@@ -308,9 +307,6 @@ class _AwsReader:
         name = self.names[concept]
         return name if name in self.s.types else None
 
-    def _is_double(self, name: str) -> bool:
-        return self.s.types.get(name, "").upper() in _NUM_TYPES
-
     def text(self, concept: str) -> str:
         name = self.col(concept)
         if name is None and self.product_map and concept in _CUR2_PRODUCT_KEYS:
@@ -318,11 +314,8 @@ class _AwsReader:
         return self.s.text(name)
 
     def num(self, concept: str) -> str:
-        name = self.col(concept)
-        if name is not None and self._is_double(name):
-            # shortest round-trip text of the double, then exact: 0.07 stays 0.07
-            return f"TRY_CAST(CAST({q(name)} AS VARCHAR) AS {DECIMAL})"
-        return self.s.num(name)
+        # a DOUBLE reads as its shortest round-trip decimal (0.07 stays 0.07), see Source.num
+        return self.s.num(self.col(concept))
 
     def num0(self, concept: str) -> str:
         return f"COALESCE({self.num(concept)}, CAST(0 AS {DECIMAL}))"
@@ -342,7 +335,9 @@ class _AwsReader:
         if self.s.is_text(column):
             path = "$." + '"' + key + '"'
             return f"NULLIF(TRIM(json_extract_string({q(column)}, {lit(path)})), '')"
-        return f"NULLIF(TRIM(element_at({q(column)}, {lit(key)})[1]), '')"
+        # map_extract_value: the value itself (element_at(...)[1] builds a one-item list per
+        # row first; measured 3x slower on a CUR 2.0 product map)
+        return f"NULLIF(TRIM(map_extract_value({q(column)}, {lit(key)})), '')"
 
 
 def _json_pairs(pairs: list[tuple[str, str]]) -> str:
