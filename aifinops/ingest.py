@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from . import __version__, schema
@@ -50,9 +50,6 @@ from .ledger import Ledger, to_frame
 from .money import trim
 from .sql import Source, lit, q
 from .tags import TagMap
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
 
 __all__ = ["ingest", "preview", "FileResult", "IngestReport", "file_hash", "EXIT_OK", "EXIT_PARTIAL",
            "EXIT_FATAL"]
@@ -117,8 +114,6 @@ class IngestReport:
             for r in f.recon:
                 rows.append({**base, **{k: r[k] for k in ("column", "currency", "source_total", "ledger_total",
                                                            "quarantined_total", "difference")}})
-        import pandas as pd  # imported on use: an ingest run never needs pandas
-
         return pd.DataFrame(rows)
 
 

@@ -34,15 +34,13 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from ..errors import ConfigError
 from ..sql import Source, lit, q
 from .base import Check, IngestOptions, Plan, Probe, Recon, SourceFormat
 from .openai import json_docs_sql, json_field_sql
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
 
 __all__ = ["FORMATS", "OpenCostAllocationFormat", "read_custom_pricing"]
 
@@ -248,8 +246,6 @@ def read_custom_pricing(path: str | Path) -> pd.DataFrame:
                          "price_hourly": _price(r["MarketPriceHourly"], path, i, "MarketPriceHourly"),
                          "spot": "spot" in (r["InstanceID"] or "").lower(), "end": (r.get("EndTimestamp") or None),
                          "source_row": i})
-    import pandas as pd  # imported on use: an ingest run never needs pandas
-
     return pd.DataFrame(rows, columns=["asset_class", "key", "region", "price_hourly", "spot", "end", "source_row"])
 
 
