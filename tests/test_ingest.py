@@ -39,6 +39,15 @@ def test_exact_totals_and_lineage(tmp_path, ledger_dir):
     assert df["x_SourceRow"].tolist() == [1, 2, 3] or sorted(df["x_SourceRow"]) == [1, 2, 3]
     assert set(df["x_SourceFormat"]) == {"focus"}
     assert sum(df["BilledCost"]) == Decimal("0.3000000001")  # Decimal, not float
+    # constant text columns (written from one-value ENUMs) are plain Parquet strings, so
+    # pandas, Power BI and DuckDB all read them as text
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    for part in Ledger(ledger_dir).data_files():
+        schema = pq.read_schema(part)
+        for c in ("x_SourceFile", "x_SourceFormat", "x_SourceHash", "ProviderName"):
+            assert schema.field(c).type == pa.string(), (part, c, schema.field(c).type)
+    assert df["x_SourceFile"].tolist() == [str(f)] * 3
 
 
 def test_quarantine_names_file_row_column_and_reconciles(tmp_path, ledger_dir):
