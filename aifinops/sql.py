@@ -136,11 +136,13 @@ class Source:
             # as "$10,000.00" (thousands commas only in groups of three, so "1,5" stays bad)
             return (f"COALESCE(TRY_CAST({t} AS {DECIMAL}), CASE WHEN regexp_matches({t}, {lit(_FORMATTED)}) "
                     f"THEN TRY_CAST(regexp_replace({t}, '[$€£¥, ]', '', 'g') AS {DECIMAL}) END)")
-        if self.types[name].upper() in ("DOUBLE", "FLOAT", "REAL"):
+        kind = self.types[name].upper()
+        if kind in ("DOUBLE", "FLOAT", "REAL"):
             # a binary float is read as the shortest decimal that round-trips (what the
-            # exporter wrote), not its binary expansion: 0.07 stays 0.07, on every engine
+            # exporter wrote), not its binary expansion: 0.07 stays 0.07, on every engine;
+            # a DOUBLE tries the cheaper fixed-scale casts first
             shortest = f"TRY_CAST(CAST({q(name)} AS VARCHAR) AS {DECIMAL})"
-            if self.types[name].upper() != "DOUBLE":
+            if kind != "DOUBLE":
                 return shortest
             return f"(CASE {' '.join(_fixed_scale(q(name)))} ELSE {shortest} END)"
         return f"TRY_CAST({q(name)} AS {DECIMAL})"
