@@ -271,6 +271,84 @@ def test_streaming_path_equals_small_file_path(tmp_path, monkeypatch):
         assert Ledger(tmp_path / "big").query(q).equals(Ledger(tmp_path / "small").query(q))
 
 
+def test_scan_hashes_and_cuts_at_line_ends(tmp_path):
+    """One read gives the file's sha256 and cuts just after newlines (the first after the
+    header line), with the newlines before each cut."""
+    import hashlib
+
+    import aifinops.ingest as ing
+
+    body = "h1,h2\n" + "".join(f"{i},{'x' * (i % 13)}\n" for i in range(500))
+    f = tmp_path / "c.csv"
+    f.write_text(body)
+    digest, (cuts, lines, ends_nl) = ing._scan(f, 4)
+    assert digest == hashlib.sha256(body.encode()).hexdigest() == ing.file_hash(f)
+    assert (lines, ends_nl, len(cuts)) == (501, True, 4)
+    data = body.encode()
+    for offset, before in cuts:
+        assert data[offset - 1:offset] == b"\n" and data[:offset].count(b"\n") == before
+    assert cuts[0] == (len("h1,h2\n"), 1)
+    assert ing._scan(f)[1] is None
+    # one newline per record: parts numbered from the records before them
+    spans = ing._record_spans((cuts, lines, ends_nl), 500)
+    assert [s[2] for s in spans] == [c[1] - 1 for c in cuts] and spans[-1][1] is None
+    # a newline inside a quoted value, a blank line or a missing last newline changes the count
+    assert ing._record_spans((cuts, lines, ends_nl), 499) is None
+    assert ing._record_spans((cuts, lines - 1, False), 500) is not None
+    assert ing._record_spans((cuts[:1], lines, ends_nl), 500) is None
+
+
+@pytest.mark.parametrize("months", [1, 3])
+def test_csv_parts_equal_one_stream(tmp_path, monkeypatch, months):
+    """A large CSV file is written in parts side by side, cut at the line ends found while
+    hashing it, each part numbered from the records before it: the same ledger, row numbers,
+    quarantine and totals as one stream, for one billing period (one file per part) and
+    several (partitioned writers side by side)."""
+    import aifinops.ingest as ing
+
+    rows = [f'{i}.{i % 7},{i}.{i % 7},2025-0{1 + i % months}-0{1 + i % 9},USD,Usage,S{i % 5},'
+            f'"{{""team"": ""t{i % 4}""}}"\n' for i in range(1, 400)]
+    rows[17] = "oops,1,2025-01-02,USD,Usage,S3,\n"
+    f = write(tmp_path / "p.csv", "".join(rows))
+    monkeypatch.setattr(ing, "SMALL_FILE_BYTES", 0)
+    monkeypatch.setattr(ing, "_parts_for", lambda path: 3)
+    copies = []
+    real = ing._PartCopies
+    monkeypatch.setattr(ing, "_PartCopies", lambda path, spans, folder: copies.append(spans) or real(path, spans, folder))
+    parts = ingest([f], tmp_path / "parts").files[0]
+    assert len(copies) == 1 and len(copies[0]) == 3
+    assert len(list((tmp_path / "parts" / "data").rglob("*.parquet"))) == 3 * months
+    monkeypatch.setattr(ing, "_record_spans", lambda *a: None)
+    one = ingest([f], tmp_path / "one").files[0]
+    assert (parts.status, parts.rows, parts.quarantined) == (one.status, one.rows, one.quarantined) == \
+        ("quarantined", 398, 1)
+    assert parts.recon == one.recon
+    q = "SELECT * EXCLUDE (x_IngestedAt) FROM ledger ORDER BY x_SourceRow"
+    got, want = Ledger(tmp_path / "parts").query(q), Ledger(tmp_path / "one").query(q)
+    assert got.equals(want)
+    assert got["x_SourceRow"].tolist() == [r for r in range(1, 400) if r != 18]
+    assert Ledger(tmp_path / "parts").query("SELECT x_SourceRow FROM quarantine")["x_SourceRow"].tolist() == [18]
+
+
+def test_csv_with_quoted_newline_is_read_in_one_stream(tmp_path, monkeypatch):
+    """A newline inside a quoted value: the file cannot be cut at line ends without parsing
+    it, so it is read in one stream and every record keeps its record number."""
+    import aifinops.ingest as ing
+
+    rows = [f"{i},{i},2025-01-0{1 + i % 9},USD,Usage,S3,\n" for i in range(1, 200)]
+    rows[50] = '51,51,2025-01-01,USD,Usage,"S3\nstandard",\n'
+    f = write(tmp_path / "n.csv", "".join(rows))
+    monkeypatch.setattr(ing, "SMALL_FILE_BYTES", 0)
+    monkeypatch.setattr(ing, "_parts_for", lambda path: 3)
+    copies = []
+    monkeypatch.setattr(ing, "_PartCopies", lambda *a: copies.append(a))
+    r = ingest([f], tmp_path / "l").files[0]
+    assert (r.status, r.rows, copies) == ("ok", 199, [])
+    got = Ledger(tmp_path / "l").query("SELECT x_SourceRow, ServiceName, BilledCost FROM ledger ORDER BY 1")
+    assert got["x_SourceRow"].tolist() == list(range(1, 200))
+    assert got.loc[50, "ServiceName"] == "S3\nstandard" and got.loc[51, "BilledCost"] == Decimal(52)
+
+
 @pytest.mark.slow
 def test_streaming_path_equals_small_file_path_on_every_sample_format(tmp_path, monkeypatch):
     """One sample file per format through both paths (the samples are small, so the

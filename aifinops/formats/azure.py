@@ -290,6 +290,11 @@ class AzureFormat(SourceFormat):
             return csv_relation(probe, options, columns=cols)
         return csv_relation(probe, options)
 
+    def part_relation(self, probe: Probe, options: IngestOptions, part: str, names: list[str]) -> str | None:
+        if probe.kind != "csv" or probe.compressed:
+            return None
+        return csv_relation(probe, options, columns=names, part=part)
+
     # -- data-dependent facts (one scan) -------------------------------------------------
     def _scan(self, probe: Probe, options: IngestOptions, r: dict[str, str], source: Source):
         """Distinct units of measure, and the dataset (actual / amortized)."""

@@ -196,6 +196,16 @@ class SourceFormat:
             return f"SELECT * FROM read_json_auto({path})"
         return csv_relation(probe, options)
 
+    def part_relation(self, probe: Probe, options: IngestOptions, part: str, names: list[str]) -> str | None:
+        """SQL of the raw rows of ``part``: a slice of this CSV file that holds whole records
+        and no header, its columns named ``names`` (those :meth:`relation` gives). Large
+        files are read in such parts in parallel. None when the format cannot read its file
+        in parts (compressed files, formats with their own :meth:`relation`); a format that
+        overrides :meth:`relation` with a plain :func:`csv_relation` overrides this too."""
+        if type(self).relation is not SourceFormat.relation or probe.kind != "csv" or probe.compressed:
+            return None
+        return csv_relation(probe, options, columns=names, part=part)
+
     def plan(self, source: Source, probe: Probe, options: IngestOptions) -> Plan:  # pragma: no cover
         raise NotImplementedError
 
@@ -203,13 +213,18 @@ class SourceFormat:
         return f"<format {self.name}>"
 
 
-def csv_relation(probe: Probe, options: IngestOptions, *, columns: list[str] | None = None) -> str:
+def csv_relation(probe: Probe, options: IngestOptions, *, columns: list[str] | None = None,
+                 part: str | None = None) -> str:
     """``read_csv`` of a probe's file with every column as text. ``columns`` renames the
-    header (e.g. localized headers) positionally."""
+    header (e.g. localized headers) positionally. ``part`` reads instead a headerless slice
+    of the file (whole records, same dialect), its columns named ``columns``."""
     nulls = "[" + ", ".join(lit(s) for s in options.null_strings) + "]"
+    if part is not None and columns is None:
+        raise ValueError("a part of a CSV file needs its column names")
     args = [
-        lit(str(probe.path)),
-        "header = true",
+        lit(str(probe.path) if part is None else part),
+        # a part has no header, and its first records are never lines to skip
+        "header = true" if part is None else "header = false, skip = 0",
         "all_varchar = true",
         f"delim = {lit(probe.delimiter)}",
         "quote = '\"'",
