@@ -31,8 +31,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 CHUNK = 500_000
-FORMATS = {"cur2-parquet": "aws-cur2", "cur2-csv": "aws-cur2", "cur-csv": "aws-cur", "focus-parquet": "focus",
-           "focus-csv": "focus"}
+FORMATS = {"cur2-parquet": "aws-cur2", "cur2-csv": "aws-cur2", "cur-csv": "aws-cur", "azure-csv": "azure-ea",
+           "focus-parquet": "focus", "focus-csv": "focus"}
 
 TYPES = ["Usage", "Usage", "Usage", "Usage", "Usage", "Usage", "Tax", "Credit", "DiscountedUsage",
          "SavingsPlanCoveredUsage"]
@@ -164,10 +164,72 @@ def _focus_chunk(rng, n: int, offset: int) -> pa.Table:
     return pa.table(cols)
 
 
+#: Azure meters: (MeterCategory, MeterSubCategory, MeterName, UnitOfMeasure, ConsumedService,
+#: ServiceFamily, PartNumber, MeterId)
+AZURE_METERS = [
+    ("Virtual Machines", "NC24adsA100v4 Series", "NC24ads A100 v4", "1 Hour", "Microsoft.Compute", "Compute",
+     "1A1-59550", "a65f0042-fd62-5a4d-be20-0cca9976b7b5"),
+    ("Virtual Machines", "ND96asrA100v4 Series", "ND96asr A100 v4", "1 Hour", "Microsoft.Compute", "Compute",
+     "72A-67577", "1ed9c745-8f03-5f5d-8319-dbcff8245000"),
+    ("Storage", "Storage", "Hot LRS Data Stored", "1 GB/Month", "Microsoft.Storage", "Storage",
+     "904-09316", "4f0695c9-72ed-5ee6-8325-a9d426585937"),
+    ("Azure OpenAI", "Azure OpenAI", "gpt-4o 1120 Inp glbl Tokens", "1K", "Microsoft.CognitiveServices",
+     "AI + Machine Learning", "AAH-12345", "0a1b2c3d-0000-4000-8000-000000000001"),
+    ("Azure OpenAI", "Azure OpenAI", "gpt-4o 1120 Outp glbl Tokens", "1K", "Microsoft.CognitiveServices",
+     "AI + Machine Learning", "AAH-12346", "0a1b2c3d-0000-4000-8000-000000000002"),
+    ("Azure OpenAI", "Azure OpenAI", "gpt 4.1 mini cached Inp glbl Tokens", "10K", "Microsoft.CognitiveServices",
+     "AI + Machine Learning", "AAH-12347", "0a1b2c3d-0000-4000-8000-000000000003"),
+]
+
+
+def _azure_chunk(rng, n: int, offset: int) -> pa.Table:
+    """Azure EA cost details (actual cost), the 55 columns of the EA export."""
+    day = rng.integers(1, 31, n)
+    meter = rng.integers(0, len(AZURE_METERS), n)
+    m = lambda i: np.array([x[i] for x in AZURE_METERS], dtype=object)[meter]
+    qty = np.round(rng.gamma(1.0, 30.0, n), 6)
+    price = np.round(rng.gamma(2.0, 0.5, n), 6)
+    cost = np.round(qty * price, 8)
+    pick = lambda xs: np.array(xs, dtype=object)[rng.integers(0, len(xs), n)]
+    const = lambda v: np.full(n, v, dtype=object)
+    subs = ["a1b2c3d4-1111-4a5b-8c9d-000000000001", "a1b2c3d4-1111-4a5b-8c9d-000000000002",
+            "a1b2c3d4-1111-4a5b-8c9d-000000000003"]
+    sub = rng.integers(0, len(subs), n)
+    rg = pick(["rg-assistant-prod", "rg-search", "rg-storage", "rg-ml"])
+    name = pa.compute.binary_join_element_wise("res-", pa.array((np.arange(offset, offset + n) % 4000)).cast(pa.string()), "")
+    res_id = pa.compute.binary_join_element_wise(
+        pa.array(np.array([f"/subscriptions/{s}/resourceGroups/" for s in subs], dtype=object)[sub]), pa.array(rg),
+        "/providers/Microsoft.Compute/virtualMachines/", name, "")
+    tags = np.char.add(np.char.add('"Team": "', pick(TEAMS).astype(str)), '","Environment": "Prod"')
+    date = np.char.add(np.char.add("06/", np.char.zfill(day.astype(str), 2)), "/2025")
+    cols = {
+        "BillingAccountId": const("80012345"), "BillingAccountName": const("Northwind Labs EA"),
+        "BillingPeriodStartDate": const("06/01/2025"), "BillingPeriodEndDate": const("06/30/2025"),
+        "BillingProfileId": const("80012345"), "BillingProfileName": const("Northwind Labs EA"),
+        "AccountOwnerId": const("finops@northwind.example"), "AccountName": const("Northwind Labs"),
+        "SubscriptionId": np.array(subs, dtype=object)[sub],
+        "SubscriptionName": np.array(["nw-ai-prod-us", "nw-search", "nw-data"], dtype=object)[sub],
+        "Date": date.astype(object), "Product": np.char.add(np.char.add(m(0).astype(str), " - "), m(2).astype(str)).astype(object),
+        "PartNumber": m(6), "MeterId": m(7), "ServiceFamily": m(5), "MeterCategory": m(0), "MeterSubCategory": m(1),
+        "MeterRegion": const("eastus"), "MeterName": m(2), "Quantity": qty, "EffectivePrice": price, "Cost": cost,
+        "UnitPrice": price, "BillingCurrency": const("USD"), "ResourceLocation": const("eastus"),
+        "AvailabilityZone": const(""), "ConsumedService": m(4), "ResourceId": res_id, "ResourceName": name,
+        "ServiceInfo1": const(""), "ServiceInfo2": const(""), "AdditionalInfo": const(""), "Tags": tags.astype(object),
+        "InvoiceSectionId": const("IS-100"), "InvoiceSection": const("Northwind Labs"), "CostCenter": const(""),
+        "UnitOfMeasure": m(3), "ResourceGroup": rg, "ReservationId": const(""), "ReservationName": const(""),
+        "ProductOrderId": const(""), "ProductOrderName": const(""), "OfferId": const("MS-AZR-0017P"),
+        "IsAzureCreditEligible": const("True"), "Term": const(""), "PublisherName": const("Microsoft"),
+        "PlanName": const(""), "ChargeType": const("Usage"), "Frequency": const("UsageBased"),
+        "PublisherType": const("Azure"), "PayGPrice": price, "PricingModel": const("OnDemand"),
+        "CostAllocationRuleName": const(""), "benefitId": const(""), "benefitName": const(""),
+    }
+    return pa.table(cols)
+
+
 def generate(fmt: str, rows: int, out: Path, seed: int = 1) -> Path:
     rng = np.random.default_rng(seed)
     kind = "parquet" if fmt.endswith("parquet") else "csv"
-    make = _focus_chunk if fmt.startswith("focus") else _cur2_chunk
+    make = _focus_chunk if fmt.startswith("focus") else _azure_chunk if fmt.startswith("azure") else _cur2_chunk
     path = out / f"bench-{fmt}-{rows}.{kind}"
     writer = None
     for off in range(0, rows, CHUNK):
@@ -224,13 +286,22 @@ def main(argv=None) -> int:
     ap.add_argument("--memory-limit", default="1GB", help="engine memory limit for the ingest ('' = DuckDB default)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--repeat", type=int, default=1, help="floor/ingest pairs to measure (median ratio printed)")
+    ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.generate_only:
+        print(generate(args.format, args.rows, args.workdir))
+        return 0
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
     work = Path(args.workdir or tempfile.mkdtemp(prefix="aifinops-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    src = generate(args.format, args.rows, work)
+    # generated in a child process: Linux carries a parent's peak RSS at fork over into its
+    # children's, so a benchmark process that had held the generated data would report it
+    # as the floor's and the ingest's peak too
+    out = subprocess.run([sys.executable, __file__, "--generate-only", "--rows", str(args.rows), "--format",
+                          args.format, "--workdir", str(work)], check=True, stdout=subprocess.PIPE, text=True).stdout
+    src = Path(out.strip().splitlines()[-1])
     gen = time.perf_counter() - t0
     ncols = len(pq.read_schema(src).names) if src.suffix == ".parquet" else len(open(src).readline().split(","))
     print(f"generated {args.rows:,} rows x {ncols} columns ({args.format}, {src.stat().st_size / 1e6:.0f} MB) in {gen:.1f} s")
