@@ -126,16 +126,21 @@ class Source:
             return f"NULLIF(TRIM({q(name)}), '')"
         return f"CAST({q(name)} AS VARCHAR)"
 
-    def num(self, name: str | None) -> str:
-        """Exact decimal; NULL if empty or absent (bad values are caught by a check)."""
+    def num(self, name: str | None, decimal: str = DECIMAL) -> str:
+        """Exact decimal; NULL if empty or absent (bad values are caught by a check).
+        ``decimal``: a type with fewer decimals, to which the value is rounded (text is
+        parsed to it directly: the same value as rounding the DECIMAL(38,18), without a
+        128-bit division per value)."""
         if name is None or name not in self.types:
             return "NULL"
         if self.is_text(name):
             t = f"NULLIF(TRIM({q(name)}), '')"
             # plain numbers and scientific notation; then spreadsheet-formatted amounts such
             # as "$10,000.00" (thousands commas only in groups of three, so "1,5" stays bad)
-            return (f"COALESCE(TRY_CAST({t} AS {DECIMAL}), CASE WHEN regexp_matches({t}, {lit(_FORMATTED)}) "
-                    f"THEN TRY_CAST(regexp_replace({t}, '[$€£¥, ]', '', 'g') AS {DECIMAL}) END)")
+            return (f"COALESCE(TRY_CAST({t} AS {decimal}), CASE WHEN regexp_matches({t}, {lit(_FORMATTED)}) "
+                    f"THEN TRY_CAST(regexp_replace({t}, '[$€£¥, ]', '', 'g') AS {decimal}) END)")
+        if decimal != DECIMAL:
+            return f"CAST({self.num(name)} AS {decimal})"
         kind = self.types[name].upper()
         if kind in ("DOUBLE", "FLOAT", "REAL"):
             # a binary float is read as the shortest decimal that round-trips (what the

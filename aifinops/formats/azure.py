@@ -249,11 +249,21 @@ def _scaled(expr: str, uom: str, factors: dict[str, Decimal]) -> str:
     return f"(CASE {uom} {parts} ELSE {expr} END)"
 
 
+_DEC10 = "DECIMAL(38,10)"
+
+
 def _mul(a: str, b: str) -> str:
     """Exact product of two DECIMAL(38,18) expressions (10 decimals each side kept)."""
     if "NULL" in (a, b):
         return "NULL"
-    return f"CAST(CAST({a} AS DECIMAL(38,10)) * CAST({b} AS DECIMAL(38,10)) AS {DEC})"
+    return _mul10(f"CAST({a} AS {_DEC10})", f"CAST({b} AS {_DEC10})")
+
+
+def _mul10(a: str, b: str) -> str:
+    """Exact product of two DECIMAL(38,10) expressions."""
+    if "NULL" in (a, b):
+        return "NULL"
+    return f"CAST({a} * {b} AS {DEC})"
 
 
 class AzureFormat(SourceFormat):
@@ -339,6 +349,11 @@ class AzureFormat(SourceFormat):
         def n(name: str) -> str:
             return source.num(r.get(name))
 
+        def n10(name: str) -> str:
+            """The number rounded to the 10 decimals a product keeps (see _mul), parsed so
+            directly: rounding a DECIMAL(38,18) costs a 128-bit division per value."""
+            return source.num(r.get(name), _DEC10)
+
         def ts(name: str) -> str:
             return source.ts(r.get(name))
 
@@ -381,16 +396,17 @@ class AzureFormat(SourceFormat):
         defaulted = [] if "BillingCurrency" in r else ["BillingCurrency"]
 
         rate = n("ExchangeRate") if "ExchangeRate" in r else None
-        payg_price = n("PayGPrice")
+        payg_price, payg10, qty10 = n("PayGPrice"), n10("PayGPrice"), n10("Quantity")
         if rate and payg_price != "NULL":
             payg_price = f"COALESCE({_mul(payg_price, rate)}, {payg_price})"
-        unit_price = n("UnitPrice")
+            payg10 = f"CAST({payg_price} AS {_DEC10})"
+        unit_price, unit10 = n("UnitPrice"), n10("UnitPrice")
         list_cost = "COALESCE(" + ", ".join(x for x in (
             n("PaygCost") if "PaygCost" in r else None,
-            _mul(f"NULLIF({payg_price}, 0)", qty) if payg_price != "NULL" else None,
-            _mul(f"NULLIF({unit_price}, 0)", qty) if unit_price != "NULL" else None,
+            f"(CASE WHEN {payg_price} <> 0 THEN {_mul10(payg10, qty10)} END)" if payg_price != "NULL" else None,
+            f"(CASE WHEN {unit_price} <> 0 THEN {_mul10(unit10, qty10)} END)" if unit_price != "NULL" else None,
             cost) if x) + ")"
-        contracted_cost = (f"COALESCE({_mul(unit_price, qty)}, {cost})" if unit_price != "NULL" else cost)
+        contracted_cost = (f"COALESCE({_mul10(unit10, qty10)}, {cost})" if unit_price != "NULL" else cost)
 
         if dataset == "amortized":
             billed = f"(CASE WHEN {covered} OR {unused} THEN {zero} ELSE {cost} END)"
