@@ -25,7 +25,9 @@ def connect(*, memory_limit: str | None = None, temp_directory: str | None = Non
     """A fresh in-memory DuckDB connection: UTC, insertion order preserved (row numbers
     follow the file), optional memory limit and spill folder."""
     con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")
+    # GLOBAL: cursors of this connection (the parts of a large CSV file are written through
+    # cursors) start from the global value, not from this session's
+    con.execute("SET GLOBAL TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")
     # no progress bar on stderr: ingest logs one line per file, and cron mails and notebook
     # outputs should not fill with bar redraws

@@ -330,6 +330,17 @@ def test_csv_parts_equal_one_stream(tmp_path, monkeypatch, months):
     assert Ledger(tmp_path / "parts").query("SELECT x_SourceRow FROM quarantine")["x_SourceRow"].tolist() == [18]
 
 
+def test_engine_cursors_read_timestamps_in_utc():
+    """The parts of a large CSV file are written through cursors; a cursor must read naive
+    timestamps in UTC as the connection does, whatever the machine's time zone."""
+    code = ("from aifinops.engine import connect; c = connect().cursor(); "
+            "print(c.execute(\"SELECT current_setting('TimeZone'), "
+            "CAST(TIMESTAMP '2025-01-01 00:00' AS TIMESTAMPTZ)::VARCHAR\").fetchone())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "TZ": "America/New_York"}).stdout
+    assert out.strip() == "('UTC', '2025-01-01 00:00:00+00')"
+
+
 def test_csv_with_quoted_newline_is_read_in_one_stream(tmp_path, monkeypatch):
     """A newline inside a quoted value: the file cannot be cut at line ends without parsing
     it, so it is read in one stream and every record keeps its record number."""
