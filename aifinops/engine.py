@@ -20,6 +20,11 @@ import duckdb
 __all__ = ["connect"]
 
 
+def env_threads() -> int | None:
+    """DuckDB threads set by ``AIFINOPS_THREADS``; None: DuckDB's default, one per CPU."""
+    return int(os.environ["AIFINOPS_THREADS"]) if os.environ.get("AIFINOPS_THREADS") else None
+
+
 def connect(*, memory_limit: str | None = None, temp_directory: str | None = None,
             threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB connection: UTC, insertion order preserved (row numbers
@@ -39,7 +44,7 @@ def connect(*, memory_limit: str | None = None, temp_directory: str | None = Non
     con.execute("SET disabled_optimizers = 'in_clause'")
     memory_limit = memory_limit or os.environ.get("AIFINOPS_MEMORY_LIMIT")
     temp_directory = temp_directory or os.environ.get("AIFINOPS_TEMP_DIR")
-    threads = threads or (int(os.environ["AIFINOPS_THREADS"]) if os.environ.get("AIFINOPS_THREADS") else None)
+    threads = threads or env_threads()
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     if temp_directory:

@@ -42,7 +42,7 @@ import pyarrow as pa
 
 from . import __version__, schema
 from .classify import load_rules, rules_sql
-from .engine import connect
+from .engine import connect, env_threads
 from .errors import (AifinopsError, ConfigError, FormatError, LedgerError, MissingColumnError, MixedCurrencyError,
                      ParseError, ReconciliationError, error_from_reason)
 from .formats import detect, get_format
@@ -172,7 +172,7 @@ def _scan(path: Path, parts: int = 0) -> tuple[str, tuple[list[tuple[int, int]],
 def _parts_for(path: Path) -> int:
     """Into how many parts to cut a file while hashing it: one per DuckDB thread for a large
     file that is neither Parquet nor gzip (a CSV file may then be written in parts), else 0."""
-    threads = int(os.environ.get("AIFINOPS_THREADS") or 0) or (os.cpu_count() or 1)
+    threads = env_threads() or os.cpu_count() or 1
     if threads < 2 or path.stat().st_size <= SMALL_FILE_BYTES:
         return 0
     with open(path, "rb") as fh:
@@ -247,7 +247,7 @@ class _Pipeline:
             self.recon_cols.append("__scur")
         m_cols = [f"{e} AS {q(n)}" for n, e in self.exprs.items()]
         self._m_cols = ", ".join(m_cols)
-        self.base_raw_m = f"SELECT __seq, __row, to_json(__n) AS __raw, {', '.join(m_cols)} FROM ({_numbered(relation, raw_types)}) AS __n"
+        self.base_raw_m = f"SELECT __seq, __row, to_json(__n) AS __raw, {self._m_cols} FROM ({_numbered(relation, raw_types)}) AS __n"
 
         required = [c for c in schema.FOCUS_NOT_NULL
                     if not (plan.cost_authority == "usage" and c in _COST_COLUMNS)]
@@ -391,9 +391,7 @@ def _record_spans(scan: tuple[list[tuple[int, int]], int, bool], records: int
     header. None otherwise (the file is then read in one stream), or with fewer than two
     parts."""
     cuts, lines, ends_nl = scan
-    if not cuts or lines + (0 if ends_nl else 1) != records + 1:
-        return None
-    if len(cuts) < 2:
+    if len(cuts) < 2 or lines + (0 if ends_nl else 1) != records + 1:
         return None
     ends = [c[0] for c in cuts[1:]] + [None]
     return [(start, end, before - 1) for (start, before), end in zip(cuts, ends)]
@@ -402,10 +400,11 @@ def _record_spans(scan: tuple[list[tuple[int, int]], int, bool], records: int
 class _PartCopies:
     """The parts of one CSV file after its first, copied into ``folder`` (in the kernel,
     ``copy_file_range``) so that DuckDB can read each as a file; the first part is read from
-    the file itself, up to its last record. Removed on exit."""
+    the file itself, up to its last record. The folder is removed on exit."""
 
     def __init__(self, path: Path, spans: list[tuple[int, int | None, int]], folder: Path) -> None:
         self.files: list[Path | None] = [None]
+        self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         try:
             with open(path, "rb", buffering=0) as src:
@@ -423,9 +422,7 @@ class _PartCopies:
         return self
 
     def __exit__(self, *exc) -> None:
-        for f in self.files:
-            if f is not None:
-                f.unlink(missing_ok=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _copy_span(src, dst, start: int, end: int) -> None:
@@ -768,7 +765,6 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
     spans = None
     if cuts and periods and not small and fmt.part_relation(probe, options, "-", names) is not None:
         spans = _record_spans(cuts, res.source_rows)
-    part_dir = staging / "parts"
     if spans and shutil.disk_usage(staging).free < 2 * (path.stat().st_size - spans[1][0]):
         spans = None  # no room for the copies: one stream
     if spans:
@@ -791,9 +787,8 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
             finally:
                 cur.close()
 
-        with _PartCopies(path, spans, part_dir) as copies, ThreadPoolExecutor(len(spans)) as pool:
+        with _PartCopies(path, spans, staging / "parts") as copies, ThreadPoolExecutor(len(spans)) as pool:
             written = sum(pool.map(write_part, range(len(spans))))
-        shutil.rmtree(part_dir, ignore_errors=True)
     else:
         written = write(con, sql, f"part-{short}") if periods else 0
     added = [(f, str(f.relative_to(staging))) for f in sorted(data_dir.rglob("*.parquet"))] if data_dir.exists() else []
