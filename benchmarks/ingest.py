@@ -196,7 +196,7 @@ def _azure_chunk(rng, n: int, offset: int) -> pa.Table:
             "a1b2c3d4-1111-4a5b-8c9d-000000000003"]
     sub = rng.integers(0, len(subs), n)
     rg = pick(["rg-assistant-prod", "rg-search", "rg-storage", "rg-ml"])
-    name = pa.compute.binary_join_element_wise("res-", pa.array((np.arange(offset, offset + n) % 4000)).cast(pa.string()), "")
+    name = _ids("res-", offset, n, 4000)
     res_id = pa.compute.binary_join_element_wise(
         pa.array(np.array([f"/subscriptions/{s}/resourceGroups/" for s in subs], dtype=object)[sub]), pa.array(rg),
         "/providers/Microsoft.Compute/virtualMachines/", name, "")
