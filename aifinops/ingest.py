@@ -227,10 +227,14 @@ class _Pipeline:
         self.exprs: dict[str, str] = {}
         #: text columns whose value is one literal for the whole file (lineage, provider names)
         self.constants: dict[str, str] = {}
+        #: ledger columns the source maps (the others are NULL in ``base``)
+        self.mapped: set[str] = set()
         for name, t in self.col_types.items():
             expr = lineage.get(name) or plan.columns.get(name)
             if name == "x_CostAuthority" and not expr:
                 expr = lit(plan.cost_authority)
+            if expr:
+                self.mapped.add(name)
             self.exprs[name] = f"TRY_CAST({expr or 'NULL'} AS {t})"
             if t == "VARCHAR" and expr and re.fullmatch(r"'(?:[^']|'')*'", expr.strip()):
                 self.constants[name] = expr.strip()
@@ -332,14 +336,34 @@ class _Pipeline:
         vals = ", ".join(f"{e} AS {q('__c_' + k)}" for k, e in self.class_exprs.items())
         return f"SELECT {keys}, {vals} FROM (SELECT DISTINCT {keys} FROM ({rel})) AS __d"
 
-    def final(self, base: str, tags: str, classes: str, *, enum_constants: bool = False) -> str:
-        """The ledger rows. ``enum_constants`` (DuckDB only) selects each constant text column
-        as a one-value ENUM: Parquet gets the same plain string column, but DuckDB's writer
-        then writes its dictionary once instead of hashing the text of every row (measured:
-        about 3 s of 24 for a 5 M-row CUR file, whose lineage columns hold long paths and hashes)."""
-        over: dict[str, str] = {c: f"COALESCE(b.{q(c)}, t.{q('__t_' + c)})" for c in self.tag_exprs}
+    def final(self, base: str, tags: str, classes: str, *, enum_constants: bool = False,
+              enums: dict[str, str] | None = None) -> str:
+        """The ledger rows. DuckDB only, for its Parquet writer: ``enum_constants`` selects each
+        constant text column as a one-value ENUM, and ``enums`` (lookup column -> its ENUM
+        copy, see :func:`_lookup`) takes the text columns that come out of the lookups (tags,
+        attribution, classification keys and results) from their ENUM copies. Parquet gets
+        the same plain string columns, but DuckDB's writer then writes each dictionary once
+        instead of hashing the text of every row (measured: about 3 s of 24 for a 5 M-row CUR
+        file's constants, whose lineage columns hold long paths and hashes; about 2.5 s more
+        for its lookup columns)."""
+        enums = enums or {}
+
+        def looked_up(alias: str, col: str, out: str) -> str:
+            """Output column ``out`` from lookup column ``col``: its ENUM copy when there is
+            one and the source does not map ``out`` itself, else the source's value first."""
+            if out not in self.mapped and col in enums:
+                return f"{alias}.{q(enums[col])}"
+            return f"COALESCE(b.{q(out)}, {alias}.{q(col)})"
+
+        over: dict[str, str] = {c: looked_up("t", "__t_" + c, c) for c in self.tag_exprs}
         for c in ("x_Model", "x_TokenType", "x_GpuModel", "ServiceSubcategory"):
-            over[c] = f"COALESCE(b.{q(c)}, k.{q('__c_' + c)})"
+            over[c] = looked_up("k", "__c_" + c, c)
+        # the join keys: every base row finds its key (the lookups hold every key of the file)
+        if "__tk" in enums:
+            over["Tags"] = f"t.{q(enums['__tk'])}"
+        for c in self.class_keys:
+            if c in enums and (c in self.col_types or c in self.extras) and c not in self.constants:
+                over[c] = f"k.{q(enums[c])}"
         tok = "COALESCE(b.\"x_TokenType\", k.\"__c_x_TokenType\")"
         over["x_Tokens"] = (f"CAST(COALESCE(b.\"x_Tokens\", CASE WHEN b.\"x_TokenType\" IS NULL AND {tok} IS NOT NULL "
                             f"AND {tok} NOT IN ('web_search', 'request') THEN b.\"ConsumedQuantity\" END) AS {schema.DECIMAL})")
@@ -348,7 +372,7 @@ class _Pipeline:
         if enum_constants:
             over.update({c: f"CAST({v} AS ENUM({v}))" for c, v in self.constants.items() if c not in over})
         sel = [f"{over[c]} AS {q(c)}" if c in over else f"b.{q(c)}" for c in self.col_types]
-        sel += [f"b.{q(c)}" for c in self.extras]
+        sel += [f"{over[c]} AS {q(c)}" if c in over else f"b.{q(c)}" for c in self.extras]
         sel.append(f"COALESCE(strftime(b.\"BillingPeriodStart\", '%Y-%m'), 'unknown') AS {q(schema.PARTITION_COLUMN)}")
         on_k = " AND ".join(f"b.{q(k)} IS NOT DISTINCT FROM k.{q(k)}" for k in self.class_keys)
         return (f"SELECT b.__seq, b.__row, COALESCE(b.__reason, t.__tbad) AS __reason, {', '.join(sel)} FROM ({base}) AS b "
@@ -722,11 +746,11 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
                     f"CREATE TEMP TABLE chk AS SELECT {', '.join(group)}, "
                     f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period, count(*) AS __n"
                     f"{''.join(', ' + x for x in sums)} FROM ({base}) AS __p GROUP BY ALL")
-        _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'])
-        _lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys])
+        enums = _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'])
+        enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys]))
     except duckdb.Error as exc:
         raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc
-    sql = pipe.final(base, "SELECT * FROM tagl", "SELECT * FROM clsl", enum_constants=True)
+    sql = pipe.final(base, "SELECT * FROM tagl", "SELECT * FROM clsl", enum_constants=True, enums=enums)
     res.source_rows = con.execute("SELECT COALESCE(sum(__n), 0) FROM chk").fetchall()[0][0]
     if plan.single_currency:
         cur = con.execute("SELECT DISTINCT __scur FROM chk WHERE __scur IS NOT NULL ORDER BY 1").fetchall()
@@ -780,7 +804,7 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
                 numbered = _numbered(fmt.part_relation(probe, options, str(copies.files[i]), names), raw_types,
                                      spans[i][2])
             part_sql = pipe.final(pipe.base_of(numbered), "SELECT * FROM tagl", "SELECT * FROM clsl",
-                                  enum_constants=True)
+                                  enum_constants=True, enums=enums)
             cur = con.cursor()
             try:
                 return write(cur, part_sql, f"part-{short}-{i}")
@@ -878,13 +902,20 @@ def commit_entry(ledger: Ledger, res: FileResult, entry: dict, added: list[tuple
 #: ingesting many files plans and runs the big lookup SQL only when a file brings a new key
 _LOOKUPS: dict[str, tuple[list[tuple[str, str]], dict[tuple, tuple]]] = {}
 _LOOKUP_CACHE_KEYS = 200_000
+#: most distinct values a lookup column may have to get an ENUM copy (a Parquet dictionary
+#: page of that many strings per column chunk; DICTIONARY_SIZE_LIMIT in _LEDGER_PARQUET)
+_ENUM_MAX_VALUES = 1000
 
 
-def _lookup(con, name: str, build, keys: list[str]) -> None:
+def _lookup(con, name: str, build, keys: list[str]) -> dict[str, str]:
     """Create the table ``name`` = ``build(rel)`` over the distinct ``keys`` of ``chk``; the
     lookup SQL is planned and run only when a key is new to this process. (A table of the
     connection's in-memory database, not a temporary one: the parts of a large file are
-    written through cursors, which do not see the connection's temporary tables.)"""
+    written through cursors, which do not see the connection's temporary tables.)
+
+    Returns the ENUM copies it adds: text column -> the same values as a column of type
+    ``ENUM(its distinct values)``, for columns of 1 to ``_ENUM_MAX_VALUES`` values (see
+    :meth:`_Pipeline.final`)."""
     con.execute(f"CREATE TEMP TABLE __keys AS SELECT DISTINCT {', '.join(keys)} FROM chk")
     types = [t[1] for t in con.execute("DESCRIBE __keys").fetchall()]
     sig = hashlib.sha256((build("__keys") + repr(types)).encode()).hexdigest()
@@ -903,6 +934,12 @@ def _lookup(con, name: str, build, keys: list[str]) -> None:
     rows = [cache[k] for k in got]
     table = pa.table({c: pa.array([r[i] for r in rows]) for i, (c, _) in enumerate(cols)}) if rows else None
     sel = ", ".join(f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in cols)
+    enums: dict[str, str] = {}
+    for i, (c, t) in enumerate(cols):
+        values = sorted({r[i] for r in rows if r[i] is not None}) if t == "VARCHAR" else []
+        if 0 < len(values) <= _ENUM_MAX_VALUES:
+            enums[c] = f"__e_{c}"
+            sel += f", CAST({q(c)} AS ENUM({', '.join(lit(v) for v in values)})) AS {q(enums[c])}"
     if table is None:
         con.execute(f"CREATE TABLE {name} AS SELECT {sel} FROM (SELECT {', '.join(f'NULL AS {q(c)}' for c, _ in cols)}) "
                     f"WHERE false")
@@ -911,6 +948,7 @@ def _lookup(con, name: str, build, keys: list[str]) -> None:
         con.execute(f"CREATE TABLE {name} AS SELECT {sel} FROM __rows")
         con.unregister("__rows")
     con.execute("DROP TABLE __keys")
+    return enums
 
 
 def _reconcile(con, plan: Plan, data_files: list[Path], qsums: dict[int, dict]) -> list[dict]:

@@ -380,3 +380,33 @@ def test_streaming_path_equals_small_file_path_on_every_sample_format(tmp_path, 
     q = ("SELECT x_SourceFile, x_SourceRow, BilledCost, EffectiveCost, x_Tokens, x_Model, x_TokenType, x_GpuHours, "
          "x_Team, Tags, x_BillingPeriod FROM ledger ORDER BY ALL")
     assert Ledger(tmp_path / "big").query(q).equals(Ledger(tmp_path / "small").query(q))
+
+
+def test_lookup_enum_copies_change_no_value(tmp_path, monkeypatch):
+    """The text columns that come out of the lookups (tags, attribution, classification keys
+    and results) are written from ENUM copies, for DuckDB's Parquet writer. The ledger is the
+    same as without them: same values, and plain string columns in Parquet."""
+    import pyarrow.parquet as pq
+
+    import aifinops.ingest as ing
+
+    root = Path(__file__).resolve().parents[1] / "data_samples"
+    files = [root / "aws" / "cur-legacy-2025-06.csv.gz", sorted((root / "aws" / "cur2").rglob("*.parquet"))[0],
+             root / "azure" / "ea-actual-2026-08-de.csv", root / "focus" / "pinecone-focus-1.2.csv",
+             root / "gcp" / "billing-export-2025-06.jsonl"]
+    made: list[dict] = []
+    lookup = ing._lookup
+    monkeypatch.setattr(ing, "_lookup", lambda *a: made.append(lookup(*a)) or made[-1])
+    with_enums = ingest(files, tmp_path / "enums")
+    assert {"__tk", "__t_x_Team", "ConsumedUnit", "__c_x_Model"} <= set().union(*made)
+    monkeypatch.setattr(ing, "_ENUM_MAX_VALUES", 0)
+    plain = ingest(files, tmp_path / "plain")
+    assert [f.recon for f in with_enums.files] == [f.recon for f in plain.files]
+    q = "SELECT * EXCLUDE (x_IngestedAt) FROM ledger ORDER BY x_SourceFile, x_SourceRow"
+    a, b = Ledger(tmp_path / "enums").query(q), Ledger(tmp_path / "plain").query(q)
+    assert len(a) > 1000 and a["x_Team"].notna().any() and a["x_Model"].notna().any()
+    assert a.equals(b)
+    for f in (tmp_path / "enums").rglob("data/**/*.parquet"):
+        schema = pq.read_schema(f)
+        for c in ("Tags", "x_Team", "ConsumedUnit", "x_Model"):
+            assert str(schema.field(c).type) == "string", (f, c)
