@@ -200,6 +200,46 @@ def _reason_sql(plan: Plan) -> str:
     return reasons[0] if len(reasons) == 1 else f"COALESCE({', '.join(reasons)})"
 
 
+def _enum_case(sql: str) -> str | None:
+    """``sql`` rewritten to produce an ENUM of its values, when it is a CASE (possibly nested)
+    whose every result is a text literal or NULL; else None. The literals become ENUM
+    constants when DuckDB binds the query, so the rows carry ENUM values at no cost per row
+    (see :meth:`_Pipeline.final` on why the Parquet writer wants them)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(f"SELECT {sql}", read="duckdb")
+    except sqlglot.errors.ParseError:
+        return None
+    literals: list = []
+
+    def results(node) -> bool:
+        node = node.unnest()
+        if isinstance(node, exp.Null):
+            return True
+        if isinstance(node, exp.Literal) and node.is_string:
+            literals.append(node)
+            return True
+        if isinstance(node, exp.Case):
+            return all(results(i.args["true"]) for i in node.args["ifs"]) and (
+                node.args.get("default") is None or results(node.args["default"]))
+        return False
+
+    if len(tree.expressions) != 1 or not results(tree.expressions[0]) or not literals:
+        return None
+    values = sorted({n.this for n in literals})
+    enum = f"ENUM({', '.join(lit(v) for v in values)})"
+    marks = {}
+    for i, node in enumerate(literals):
+        marks[f"__enum_literal_{i}"] = f"CAST({lit(node.this)} AS {enum})"
+        node.replace(exp.column(f"__enum_literal_{i}"))
+    out = tree.expressions[0].sql(dialect="duckdb")
+    for mark in sorted(marks, key=len, reverse=True):  # __enum_literal_12 before __enum_literal_1
+        out = out.replace(mark, marks[mark])
+    return out
+
+
 class _Pipeline:
     """The SQL of one file's pipeline, in three parts so that attribution and classification
     run once per distinct value instead of once per row:
@@ -280,13 +320,23 @@ class _Pipeline:
                                                                               ("ProviderName", "ConsumedUnit", "PricingUnit")]
         self.tag_exprs = tag_map.sql('"Tags"')
         self.class_exprs = rules_sql(self.rules, types)
+        #: write path only (DuckDB): output name -> its SQL as an ENUM of its literal values,
+        #: for text outputs that are CASEs of literals (charge class, frequency, pricing and
+        #: service categories ...) that no other part of the pipeline reads (see _enum_case)
+        self.enum_exprs: dict[str, str] = {}
+        for name, t in self.col_types.items():
+            if t == "VARCHAR" and name not in self.constants and name not in _READ_DOWNSTREAM and name not in self.class_keys and \
+                    plan.columns.get(name) and (e := _enum_case(plan.columns[name])):
+                self.enum_exprs[name] = e
+        self._m_cols_enum = ", ".join(f"{self.enum_exprs.get(n, e)} AS {q(n)}" for n, e in self.exprs.items())
         self.key_cols = list(dict.fromkeys(["Tags"] + self.class_keys))
         self.ledger_cols = [c for c in self.col_types] + [schema.PARTITION_COLUMN]
 
-    def base_of(self, numbered: str) -> str:
+    def base_of(self, numbered: str, *, enums: bool = False) -> str:
         """``base`` over ``numbered``: source rows that carry ``__seq`` and ``__row`` (the whole
-        file, or one part of it numbered from its offset, see :func:`_numbered`)."""
-        m_sql = f"SELECT __seq, __row, {self._m_cols} FROM ({numbered}) AS __n"
+        file, or one part of it numbered from its offset, see :func:`_numbered`). ``enums``
+        (DuckDB's write path only): the outputs in :attr:`enum_exprs` as ENUMs."""
+        m_sql = f"SELECT __seq, __row, {self._m_cols_enum if enums else self._m_cols} FROM ({numbered}) AS __n"
         return f"SELECT *, COALESCE(__reason0, {self._reason_case}) AS __reason FROM ({m_sql}) AS __m"
 
     def keys_sql(self, group: list[str]) -> str | None:
@@ -384,6 +434,13 @@ class _Pipeline:
                 f"__k AS ({self.class_lookup('SELECT * FROM __b')}) "
                 + self.final("SELECT * FROM __b", "SELECT * FROM __t", "SELECT * FROM __k"))
 
+
+#: ledger columns that the pipeline reads after mapping (checks, lookups, the final select,
+#: partitioning): they stay text in ``base`` (see _Pipeline.enum_exprs)
+_READ_DOWNSTREAM = frozenset({"ChargeCategory", "BillingCurrency", "Tags", "ProviderName", "ConsumedUnit",
+                              "PricingUnit", "x_Model", "x_TokenType", "x_GpuModel", "ServiceSubcategory",
+                              "x_Team", "x_Feature", "x_Application", "x_Environment", "x_CostCenter", "x_User",
+                              "x_Customer"})
 
 #: Parquet options of ledger data files. A column gives up dictionary encoding once it has
 #: more than 1,000 distinct values in a row group: categorical columns (units, services,
@@ -750,7 +807,8 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
         enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys]))
     except duckdb.Error as exc:
         raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc
-    sql = pipe.final(base, "SELECT * FROM tagl", "SELECT * FROM clsl", enum_constants=True, enums=enums)
+    write_base = base if small else pipe.base_of(_numbered(relation, raw_types), enums=True)
+    sql = pipe.final(write_base, "SELECT * FROM tagl", "SELECT * FROM clsl", enum_constants=True, enums=enums)
     res.source_rows = con.execute("SELECT COALESCE(sum(__n), 0) FROM chk").fetchall()[0][0]
     if plan.single_currency:
         cur = con.execute("SELECT DISTINCT __scur FROM chk WHERE __scur IS NOT NULL ORDER BY 1").fetchall()
@@ -803,7 +861,7 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
             else:
                 numbered = _numbered(fmt.part_relation(probe, options, str(copies.files[i]), names), raw_types,
                                      spans[i][2])
-            part_sql = pipe.final(pipe.base_of(numbered), "SELECT * FROM tagl", "SELECT * FROM clsl",
+            part_sql = pipe.final(pipe.base_of(numbered, enums=True), "SELECT * FROM tagl", "SELECT * FROM clsl",
                                   enum_constants=True, enums=enums)
             cur = con.cursor()
             try:

@@ -382,10 +382,12 @@ def test_streaming_path_equals_small_file_path_on_every_sample_format(tmp_path, 
     assert Ledger(tmp_path / "big").query(q).equals(Ledger(tmp_path / "small").query(q))
 
 
-def test_lookup_enum_copies_change_no_value(tmp_path, monkeypatch):
-    """The text columns that come out of the lookups (tags, attribution, classification keys
-    and results) are written from ENUM copies, for DuckDB's Parquet writer. The ledger is the
-    same as without them: same values, and plain string columns in Parquet."""
+def test_enum_columns_change_no_value(tmp_path, monkeypatch):
+    """For DuckDB's Parquet writer, text columns are written as ENUMs where that is free: the
+    lookup columns (tags, attribution, classification keys and results) from ENUM copies of
+    the lookup tables, and CASEs of literals (charge class, pricing and service categories
+    ...) with ENUM literals. The ledger is the same as without them: same values, and plain
+    string columns in Parquet."""
     import pyarrow.parquet as pq
 
     import aifinops.ingest as ing
@@ -394,19 +396,40 @@ def test_lookup_enum_copies_change_no_value(tmp_path, monkeypatch):
     files = [root / "aws" / "cur-legacy-2025-06.csv.gz", sorted((root / "aws" / "cur2").rglob("*.parquet"))[0],
              root / "azure" / "ea-actual-2026-08-de.csv", root / "focus" / "pinecone-focus-1.2.csv",
              root / "gcp" / "billing-export-2025-06.jsonl"]
+    monkeypatch.setattr(ing, "SMALL_FILE_BYTES", 0)  # the streaming write path, where the case ENUMs are used
     made: list[dict] = []
-    lookup = ing._lookup
+    lookup, enum_case = ing._lookup, ing._enum_case
     monkeypatch.setattr(ing, "_lookup", lambda *a: made.append(lookup(*a)) or made[-1])
+    cases: list[str] = []
+    monkeypatch.setattr(ing, "_enum_case", lambda sql: (e := enum_case(sql)) and (cases.append(e) or e))
     with_enums = ingest(files, tmp_path / "enums")
     assert {"__tk", "__t_x_Team", "ConsumedUnit", "__c_x_Model"} <= set().union(*made)
+    assert len(cases) >= 10 and all("ENUM(" in c for c in cases)
     monkeypatch.setattr(ing, "_ENUM_MAX_VALUES", 0)
+    monkeypatch.setattr(ing, "_enum_case", lambda sql: None)
     plain = ingest(files, tmp_path / "plain")
     assert [f.recon for f in with_enums.files] == [f.recon for f in plain.files]
-    q = "SELECT * EXCLUDE (x_IngestedAt) FROM ledger ORDER BY x_SourceFile, x_SourceRow"
+    q = "SELECT * EXCLUDE (x_IngestedAt) FROM ledger ORDER BY ALL"  # GCP credits share their row's x_SourceRow
     a, b = Ledger(tmp_path / "enums").query(q), Ledger(tmp_path / "plain").query(q)
     assert len(a) > 1000 and a["x_Team"].notna().any() and a["x_Model"].notna().any()
+    assert a["PricingCategory"].notna().any() and a["ChargeFrequency"].notna().any()
     assert a.equals(b)
     for f in (tmp_path / "enums").rglob("data/**/*.parquet"):
         schema = pq.read_schema(f)
-        for c in ("Tags", "x_Team", "ConsumedUnit", "x_Model"):
+        for c in ("Tags", "x_Team", "ConsumedUnit", "x_Model", "PricingCategory", "ChargeFrequency"):
             assert str(schema.field(c).type) == "string", (f, c)
+
+
+def test_enum_case_only_for_cases_of_literals():
+    from aifinops.ingest import _enum_case
+
+    e = _enum_case("(CASE WHEN x = 'a' THEN 'It''s' WHEN y IS NULL THEN (CASE z WHEN 'q' THEN 'B' END) ELSE NULL END)")
+    assert e.count("AS ENUM('B', 'It''s')") == 2
+    assert _enum_case("'constant'") == "CAST('constant' AS ENUM('constant'))"
+    for sql in ("(CASE WHEN x = 'a' THEN y ELSE 'b' END)", "COALESCE(x, 'a')",
+                "(CASE WHEN x THEN 1 END)", "(CASE WHEN x THEN NULL END)", "x +"):
+        assert _enum_case(sql) is None, sql
+    import duckdb
+    con = duckdb.connect()
+    assert con.execute(f"SELECT {e}, typeof({e}) FROM (VALUES ('a', 1, 'q')) t(x, y, z)").fetchall() == \
+        [("It's", "ENUM('B', 'It''s')")]
