@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -200,6 +201,7 @@ def _reason_sql(plan: Plan) -> str:
     return reasons[0] if len(reasons) == 1 else f"COALESCE({', '.join(reasons)})"
 
 
+@functools.lru_cache(maxsize=4096)
 def _enum_case(sql: str) -> str | None:
     """``sql`` rewritten to produce an ENUM of its values, when it is a CASE (possibly nested)
     whose every result is a text literal or NULL; else None. The literals become ENUM
@@ -320,22 +322,27 @@ class _Pipeline:
                                                                               ("ProviderName", "ConsumedUnit", "PricingUnit")]
         self.tag_exprs = tag_map.sql('"Tags"')
         self.class_exprs = rules_sql(self.rules, types)
-        #: write path only (DuckDB): output name -> its SQL as an ENUM of its literal values,
-        #: for text outputs that are CASEs of literals (charge class, frequency, pricing and
-        #: service categories ...) that no other part of the pipeline reads (see _enum_case)
-        self.enum_exprs: dict[str, str] = {}
-        for name, t in self.col_types.items():
-            if t == "VARCHAR" and name not in self.constants and name not in _READ_DOWNSTREAM and name not in self.class_keys and \
-                    plan.columns.get(name) and (e := _enum_case(plan.columns[name])):
-                self.enum_exprs[name] = e
-        self._m_cols_enum = ", ".join(f"{self.enum_exprs.get(n, e)} AS {q(n)}" for n, e in self.exprs.items())
+        self._m_cols_enum: str | None = None
         self.key_cols = list(dict.fromkeys(["Tags"] + self.class_keys))
         self.ledger_cols = [c for c in self.col_types] + [schema.PARTITION_COLUMN]
+
+    @property
+    def enum_exprs(self) -> dict[str, str]:
+        """Write path only (DuckDB): output name -> its SQL as an ENUM of its literal values,
+        for text outputs that are CASEs of literals (charge class, frequency, pricing and
+        service categories ...) that no other part of the pipeline reads (see _enum_case)."""
+        return {name: e for name, t in self.col_types.items()
+                if t == "VARCHAR" and name not in self.constants and name not in _READ_DOWNSTREAM
+                and name not in self.class_keys and self.plan.columns.get(name)
+                and (e := _enum_case(self.plan.columns[name]))}
 
     def base_of(self, numbered: str, *, enums: bool = False) -> str:
         """``base`` over ``numbered``: source rows that carry ``__seq`` and ``__row`` (the whole
         file, or one part of it numbered from its offset, see :func:`_numbered`). ``enums``
-        (DuckDB's write path only): the outputs in :attr:`enum_exprs` as ENUMs."""
+        (DuckDB's write path of a large file): the outputs in :attr:`enum_exprs` as ENUMs."""
+        if enums and self._m_cols_enum is None:
+            case = self.enum_exprs
+            self._m_cols_enum = ", ".join(f"{case.get(n, e)} AS {q(n)}" for n, e in self.exprs.items())
         m_sql = f"SELECT __seq, __row, {self._m_cols_enum if enums else self._m_cols} FROM ({numbered}) AS __n"
         return f"SELECT *, COALESCE(__reason0, {self._reason_case}) AS __reason FROM ({m_sql}) AS __m"
 

@@ -160,16 +160,28 @@ class Source:
         if not self.is_text(name):
             return f"TRY_CAST({q(name)} AS TIMESTAMPTZ)"
         t = f"NULLIF(TRIM({q(name)}), '')"
-        fmts = "[" + ", ".join(lit(f) for f in formats) + "]"
+        formats = list(formats)
+        # one TRY_STRPTIME per format, first success wins: DuckDB's list form shifts some
+        # impossible dates (02/30/2025 read as 2025-03-02 once the list holds a %z format)
+        fmts = "COALESCE(" + ", ".join(f"CAST(TRY_STRPTIME({t}, {lit(f)}) AS TIMESTAMPTZ)" for f in formats) + ")"
+        # the commonest text dates, MM/DD/YYYY (Azure), are read first, from the raw value
+        # (ten ASCII characters starting and ending with a digit: nothing to trim) and
+        # without a regex: the same result as the US date branch below, where formats[0] is
+        # tried first
+        x = q(name)
+        us = (f"WHEN strlen({x}) = 10 AND {x} LIKE '__/__/____' AND substr({x}, 1, 1) BETWEEN '0' AND '9' "
+              f"AND substr({x}, 10, 1) BETWEEN '0' AND '9' THEN CAST(TRY_STRPTIME({x}, '%m/%d/%Y') AS TIMESTAMPTZ) "
+              if formats[:1] == ["%m/%d/%Y"] else "")
         return (
-            f"CASE WHEN regexp_matches({t}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
-            f"THEN COALESCE(TRY_CAST({t} AS TIMESTAMPTZ), CAST(TRY_STRPTIME({t}, {fmts}) AS TIMESTAMPTZ)) "
+            f"CASE {us}WHEN regexp_matches({t}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
+            f"THEN COALESCE(TRY_CAST({t} AS TIMESTAMPTZ), {fmts}) "
             f"WHEN regexp_matches({t}, '^[0-9]{{1,2}}/[0-9]{{1,2}}/[0-9]{{2}}$') "
             f"THEN CAST(TRY_STRPTIME({t}, '%m/%d/%y') AS TIMESTAMPTZ) "
             f"WHEN regexp_matches({t}, '^[0-9]{{1,2}}/[0-9]{{1,2}}/[0-9]{{4}}') "
-            f"THEN CAST(TRY_STRPTIME({t}, {fmts}) AS TIMESTAMPTZ) "
+            f"THEN {fmts} "
             f"WHEN regexp_matches({t}, '^[0-9]{{1,2}}\\.[0-9]{{1,2}}\\.[0-9]{{4}}$') "
-            f"THEN CAST(TRY_STRPTIME({t}, '%d.%m.%Y') AS TIMESTAMPTZ) END"
+            f"THEN CAST(TRY_STRPTIME({t}, '%d.%m.%Y') AS TIMESTAMPTZ) "
+            f"WHEN regexp_matches({t}, '^[0-9]{{4}}/') THEN {fmts} END"
         )
 
     # -- checks: SQL that is TRUE when a row's value is bad ---------------------

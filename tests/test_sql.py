@@ -61,3 +61,25 @@ def test_helpers():
     assert lit(None) == "NULL" and lit(True) == "TRUE" and lit(2) == "2" and lit("o'k") == "'o''k'"
     assert coalesce("a", None, "b") == "COALESCE(a, b)" and coalesce("a") == "a"
     assert duckdb.sql(f"SELECT {case_map(lit('Tax'), {'Tax': 'T'}, lit('other'))}").fetchall() == [("T",)]
+
+
+TS_CASES = {
+    "06/01/2025": "2025-06-01 00:00:00", "6/1/2025": "2025-06-01 00:00:00", "6/1/25": "2025-06-01 00:00:00",
+    "12/31/2025": "2025-12-31 00:00:00", "06/01/2025 10:30:00": "2025-06-01 10:30:00",
+    "06/01/2025 10:30:00 PM": "2025-06-01 22:30:00", "2025-06-01": "2025-06-01 00:00:00",
+    "2025-06-01T10:30:00Z": "2025-06-01 10:30:00", "2025-06-01T10:30+0200": "2025-06-01 08:30:00",
+    "2025/06/01": "2025-06-01 00:00:00", "01.06.2025": "2025-06-01 00:00:00", " 06/01/2025 ": "2025-06-01 00:00:00",
+    # impossible or malformed: NULL (a check then quarantines the row), never a shifted date
+    "02/30/2025": None, "2/31/2025": None, "04/31/2025": None, "13/01/2025": None, "0a/01/2025": None,
+    "1 /01/2025": None, "06-01-2025": None, "": None, None: None,
+}
+
+
+@pytest.mark.parametrize("text", list(TS_CASES))
+def test_text_timestamps(text):
+    s = Source({"x": "VARCHAR"})
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    got = con.execute(f"SELECT strftime({s.ts('x')}, '%Y-%m-%d %H:%M:%S'), {s.bad_ts('x')} FROM (SELECT ?::VARCHAR AS x)",
+                      [text]).fetchall()[0]
+    assert got == (TS_CASES[text], TS_CASES[text] is None and bool((text or "").strip()))
