@@ -203,8 +203,8 @@ def _reason_sql(plan: Plan) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _enum_case(sql: str) -> str | None:
-    """``sql`` rewritten to produce an ENUM of its values, when it is a CASE (possibly nested)
-    whose every result is a text literal or NULL; else None. The literals become ENUM
+    """``sql`` rewritten to produce an ENUM of its values, when it is a CASE or COALESCE
+    (possibly nested) whose every result is a text literal or NULL; else None. The literals become ENUM
     constants when DuckDB binds the query, so the rows carry ENUM values at no cost per row
     (see :meth:`_Pipeline.final` on why the Parquet writer wants them)."""
     import sqlglot
@@ -226,6 +226,8 @@ def _enum_case(sql: str) -> str | None:
         if isinstance(node, exp.Case):
             return all(results(i.args["true"]) for i in node.args["ifs"]) and (
                 node.args.get("default") is None or results(node.args["default"]))
+        if isinstance(node, exp.Coalesce):
+            return all(results(a) for a in [node.this, *node.expressions])
         return False
 
     if len(tree.expressions) != 1 or not results(tree.expressions[0]) or not literals:
@@ -331,10 +333,11 @@ class _Pipeline:
         """Write path only (DuckDB): output name -> its SQL as an ENUM of its literal values,
         for text outputs that are CASEs of literals (charge class, frequency, pricing and
         service categories ...) that no other part of the pipeline reads (see _enum_case)."""
-        return {name: e for name, t in self.col_types.items()
-                if t == "VARCHAR" and name not in self.constants and name not in _READ_DOWNSTREAM
-                and name not in self.class_keys and self.plan.columns.get(name)
-                and (e := _enum_case(self.plan.columns[name]))}
+        texts = {name: self.plan.columns.get(name) for name, t in self.col_types.items()
+                 if t == "VARCHAR" and name not in self.constants}
+        texts.update({name: self.plan.extra[name] for name in self.extras})
+        return {name: e for name, sql in texts.items()
+                if sql and name not in _READ_DOWNSTREAM and name not in self.class_keys and (e := _enum_case(sql))}
 
     def base_of(self, numbered: str, *, enums: bool = False) -> str:
         """``base`` over ``numbered``: source rows that carry ``__seq`` and ``__row`` (the whole

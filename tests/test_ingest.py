@@ -426,6 +426,7 @@ def test_enum_case_only_for_cases_of_literals():
     e = _enum_case("(CASE WHEN x = 'a' THEN 'It''s' WHEN y IS NULL THEN (CASE z WHEN 'q' THEN 'B' END) ELSE NULL END)")
     assert e.count("AS ENUM('B', 'It''s')") == 2
     assert _enum_case("'constant'") == "CAST('constant' AS ENUM('constant'))"
+    assert _enum_case("COALESCE(CASE x WHEN 'a' THEN 'A' END, 'Other')").count("AS ENUM('A', 'Other')") == 2
     for sql in ("(CASE WHEN x = 'a' THEN y ELSE 'b' END)", "COALESCE(x, 'a')",
                 "(CASE WHEN x THEN 1 END)", "(CASE WHEN x THEN NULL END)", "x +"):
         assert _enum_case(sql) is None, sql
