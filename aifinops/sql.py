@@ -3,7 +3,8 @@
 Mappings are plain SQL expressions over the source's own column names, written with
 these helpers so that they stay in the small dialect subset that DuckDB runs today and
 that sqlglot transpiles to Spark SQL (``TRY_CAST``, ``COALESCE``, ``CASE``, ``NULLIF``,
-``TRIM``, ``REGEXP_EXTRACT``, ``STRPTIME``). No provider column name appears outside its loader.
+``TRIM``, ``REGEXP_EXTRACT``, ``STRPTIME``, ``LIKE``, ``SUBSTR``). No provider column name appears
+outside its loader.
 
 Example:
     >>> from aifinops.sql import Source, q, lit
@@ -154,7 +155,8 @@ class Source:
 
     def ts(self, name: str | None, formats: Iterable[str] = DATE_FORMATS) -> str:
         """UTC timestamp from ISO 8601 (with or without ``T``/``Z``, any offset), US dates
-        (``MM/DD/YYYY``, ``M/D/YYYY``, ``M/D/YY``) or one of ``formats``."""
+        (``MM/DD/YYYY``, ``M/D/YYYY``, ``M/D/YY``), ``DD.MM.YYYY`` or one of ``formats``
+        (``YYYY/MM/DD`` ...). An impossible date (``02/30/2025``) is NULL, never shifted."""
         if name is None or name not in self.types:
             return "NULL"
         if not self.is_text(name):

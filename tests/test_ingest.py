@@ -434,3 +434,45 @@ def test_enum_case_only_for_cases_of_literals():
     con = duckdb.connect()
     assert con.execute(f"SELECT {e}, typeof({e}) FROM (VALUES ('a', 1, 'q')) t(x, y, z)").fetchall() == \
         [("It's", "ENUM('B', 'It''s')")]
+
+
+@pytest.mark.parametrize("later", ["seen", "new unit", "amortized"])
+def test_sampled_azure_plan_is_checked_by_the_first_pass(tmp_path, monkeypatch, later):
+    """An Azure plan built from the file's first rows (their units of measure and dataset) is
+    checked over the whole file by the first pass; a unit or a dataset the sample did not
+    see means the plan is built again from the whole file. The ledger is the same either
+    way as with a plan from the whole file."""
+    import csv
+    import io
+
+    import aifinops.formats.azure as az
+    import aifinops.ingest as ing
+
+    src = Path(__file__).resolve().parents[1] / "data_samples" / "azure" / "ea-actual-2025-06_2026-07.csv"
+    lines = src.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    cols = header.rstrip("\r\n").split(",")
+    rec = next(csv.reader(io.StringIO(rows[0])))  # a row after the sample, like the first one but for:
+    if later == "new unit":
+        rec[cols.index("UnitOfMeasure")] = "10 Hours"
+    elif later == "amortized":  # an unused reservation: the file holds amortized costs
+        rec[cols.index("ChargeType")] = "UnusedReservation"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n" if rows[0].endswith("\r\n") else "\n").writerow(rec)
+    f = tmp_path / "ea.csv"
+    f.write_text(header + "".join(rows) + out.getvalue(), encoding="utf-8")
+    monkeypatch.setattr(ing, "SMALL_FILE_BYTES", 0)
+    exact = ingest([f], tmp_path / "exact").files[0]  # the sample holds the whole file
+
+    replans = []
+    plan = az.AzureFormat.plan
+    monkeypatch.setattr(az.AzureFormat, "plan", lambda self, *a: replans.append(1) or plan(self, *a))
+    monkeypatch.setattr(az, "_SAMPLE_ROWS", len(rows))
+    got = ingest([f], tmp_path / "sampled").files[0]
+    assert bool(replans) == (later != "seen")
+    assert (got.status, got.rows, got.recon) == (exact.status, exact.rows, exact.recon)
+    q = "SELECT * EXCLUDE (x_IngestedAt) FROM ledger ORDER BY ALL"
+    led = Ledger(tmp_path / "sampled").query(q)
+    assert led.equals(Ledger(tmp_path / "exact").query(q))
+    assert led["x_CostDataset"].unique().tolist() == ["amortized" if later == "amortized" else "actual"]
+    assert ("10 Hours" in led["x_PricingUnitDescription"].tolist()) == (later == "new unit")

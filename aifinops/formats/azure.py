@@ -266,6 +266,20 @@ def _mul10(a: str, b: str) -> str:
     return f"CAST({a} * {b} AS {DEC})"
 
 
+#: rows a sampled plan reads (see AzureFormat.plan_sampled)
+_SAMPLE_ROWS = 100_000
+
+
+def _dataset(counts: dict[str, int], file_name: str) -> str:
+    """``amortized`` or ``actual`` from the counts of the rows meeting each condition of
+    :meth:`AzureFormat._fact_conditions` (see the module docstring)."""
+    if counts["unused"] or counts["covered_cost"] > counts["covered_zero"]:
+        return "amortized"
+    if counts["purchases"] or counts["covered_zero"]:
+        return "actual"
+    return "amortized" if "amortiz" in file_name.lower() else "actual"
+
+
 class AzureFormat(SourceFormat):
     """Shared loader of both Azure cost details flavours; ``flavor`` is ``ea`` or ``mca``."""
 
@@ -306,42 +320,59 @@ class AzureFormat(SourceFormat):
         return csv_relation(probe, options, columns=names, part=part)
 
     # -- data-dependent facts (one scan) -------------------------------------------------
-    def _scan(self, probe: Probe, options: IngestOptions, r: dict[str, str], source: Source):
-        """Distinct units of measure, and the dataset (actual / amortized)."""
-        uom = source.text(r.get("UnitOfMeasure"))
+    @staticmethod
+    def _fact_conditions(r: dict[str, str], source: Source) -> dict[str, str]:
+        """The row conditions whose counts decide the dataset (see :func:`_dataset`)."""
         ct, pm = source.text(r.get("ChargeType")), source.text(r.get("PricingModel"))
         cost = source.num(r.get("Cost"))
         covered = f"({ct} = 'Usage' AND {pm} IN {_COMMITMENT_MODELS})"
-        sql = (f"SELECT {uom} AS u, "
-               f"SUM(CASE WHEN {ct} IN {_UNUSED} THEN 1 ELSE 0 END), "
-               f"SUM(CASE WHEN {ct} IN ('Purchase', 'Refund') AND {pm} IN {_COMMITMENT_MODELS} THEN 1 ELSE 0 END), "
-               f"SUM(CASE WHEN {covered} AND {cost} <> 0 THEN 1 ELSE 0 END), "
-               f"SUM(CASE WHEN {covered} AND {cost} = 0 THEN 1 ELSE 0 END) "
-               f"FROM ({self.relation(probe, options)}) AS __a GROUP BY 1")
+        return {"unused": f"{ct} IN {_UNUSED}",
+                "purchases": f"{ct} IN ('Purchase', 'Refund') AND {pm} IN {_COMMITMENT_MODELS}",
+                "covered_cost": f"{covered} AND {cost} <> 0",
+                "covered_zero": f"{covered} AND {cost} = 0"}
+
+    def _scan(self, probe: Probe, options: IngestOptions, r: dict[str, str], source: Source,
+              limit: int | None = None):
+        """Distinct units of measure, the dataset (actual / amortized), and whether the scan
+        saw the whole file (``limit``: read the first rows only)."""
+        uom = source.text(r.get("UnitOfMeasure"))
+        facts = self._fact_conditions(r, source)
+        rel = self.relation(probe, options)
+        if limit:
+            rel = f"SELECT * FROM ({rel}) AS __r LIMIT {int(limit)}"
+        sql = (f"SELECT {uom} AS u, count(*), "
+               + ", ".join(f"SUM(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in facts.values())
+               + f" FROM ({rel}) AS __a GROUP BY 1")
         con = duckdb.connect(":memory:")
         try:
             rows = con.execute(sql).fetchall()
         finally:
             con.close()
         units = sorted({u for u, *_ in rows if u is not None})
-        unused, purchases, covered_cost, covered_zero = (sum(int(x[i] or 0) for x in rows) for i in range(1, 5))
-        if unused or covered_cost > covered_zero:
-            dataset = "amortized"
-        elif purchases or covered_zero:
-            dataset = "actual"
-        else:
-            dataset = "amortized" if "amortiz" in probe.path.name.lower() else "actual"
-        return units, dataset
+        counts = {k: sum(int(x[i + 2] or 0) for x in rows) for i, k in enumerate(facts)}
+        whole = not limit or sum(x[1] for x in rows) < limit  # (a file of exactly `limit` rows is checked too)
+        return units, _dataset(counts, probe.path.name), whole
 
     # -- mapping -------------------------------------------------------------------------
     def plan(self, source: Source, probe: Probe, options: IngestOptions) -> Plan:
+        return self._plan(source, probe, options, sample=False)
+
+    def plan_sampled(self, source: Source, probe: Probe, options: IngestOptions) -> Plan:
+        """The plan from the first ``_SAMPLE_ROWS`` rows: their units of measure and dataset.
+        The ingest's first pass then counts, over the whole file, the rows whose unit the
+        sample did not have and the rows that decide the dataset; when a unit is new or the
+        dataset differs, the plan is built again from the whole file (see :class:`Plan`).
+        This saves a full read of the file (measured: 1.7 s of about 19 for 1 M EA rows)."""
+        return self._plan(source, probe, options, sample=True)
+
+    def _plan(self, source: Source, probe: Probe, options: IngestOptions, *, sample: bool) -> Plan:
         r = _resolve(source.columns)
         missing = [c for c in REQUIRED if c not in r]
         if missing:
             raise MissingColumnError(
                 f"{self.name} needs column {missing[0]!r} (accepted names: {', '.join(ALIASES[missing[0]])})",
                 file=str(probe.path), row=1, column=missing[0])
-        units, dataset = self._scan(probe, options, r, source)
+        units, dataset, whole = self._scan(probe, options, r, source, _SAMPLE_ROWS if sample else None)
 
         def t(name: str) -> str:
             return source.text(r.get(name))
@@ -526,7 +557,14 @@ class AzureFormat(SourceFormat):
             if key in schema.COLUMNS or key in extra:
                 key = "x_Azure" + key[2:]
             extra[key] = source.text(c)
-        return Plan(columns=cols, checks=checks, recon=recon, extra=extra, defaulted=defaulted)
+        plan = Plan(columns=cols, checks=checks, recon=recon, extra=extra, defaulted=defaulted)
+        if not whole:
+            known = ", ".join(lit(u) for u in units)
+            plan.facts = dict(self._fact_conditions(r, source),
+                              new_units=f"{uom} IS NOT NULL" + (f" AND {uom} NOT IN ({known})" if units else ""))
+            plan.confirm = lambda counts: not counts["new_units"] and _dataset(counts, probe.path.name) == dataset
+            plan.replan = lambda: self.plan(source, probe, options)
+        return plan
 
 
 class AzureEaFormat(AzureFormat):

@@ -14,7 +14,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 from ..sql import Source, lit, q
 
@@ -142,6 +142,11 @@ class Plan:
         single_currency: SQL of the currency when the format allows one per file.
         defaulted: mandatory FOCUS columns the file lacks that the plan filled with a default.
         cost_authority: ``invoice`` (billed cost) or ``estimate`` (enriches attribution only).
+        facts: a plan built from a sample of the file (:meth:`SourceFormat.plan_sampled`):
+            fact name -> condition over the source columns; the ingest's first pass counts
+            the rows where each holds, and ``confirm(counts)`` says whether the plan stands
+            for the whole file. When it does not, ``replan()`` gives the plan from the whole
+            file. Empty for a plan built from the whole file.
     """
 
     columns: dict[str, str]
@@ -151,6 +156,9 @@ class Plan:
     single_currency: str | None = None
     defaulted: list[str] = field(default_factory=list)
     cost_authority: str = "invoice"
+    facts: dict[str, str] = field(default_factory=dict)
+    confirm: Callable[[dict[str, int]], bool] | None = None
+    replan: Callable[[], Plan] | None = None
 
 
 class SourceFormat:
@@ -208,6 +216,12 @@ class SourceFormat:
 
     def plan(self, source: Source, probe: Probe, options: IngestOptions) -> Plan:  # pragma: no cover
         raise NotImplementedError
+
+    def plan_sampled(self, source: Source, probe: Probe, options: IngestOptions) -> Plan:
+        """The plan, for the ingest of a whole file: a format whose plan depends on facts it
+        would otherwise scan the whole file for may build it from a sample instead, and
+        leave the check to the ingest's first pass (see :class:`Plan` ``facts``)."""
+        return self.plan(source, probe, options)
 
     def __repr__(self) -> str:
         return f"<format {self.name}>"
