@@ -19,7 +19,9 @@ Dialects read by both loaders (header names are matched case-insensitively):
   ``x_PricingBlockSize`` with the original text as ``x_PricingUnitDescription``;
 * several billing currencies in one file (``BillingCurrency`` per row).
 
-Actual vs amortized is detected from the rows and recorded in ``x_CostDataset``:
+Actual vs amortized is detected from the rows and recorded in ``x_CostDataset`` (the ingest
+builds its plan from the first 100,000 rows and checks it over the whole file in its first
+pass, see :meth:`AzureFormat.plan_sampled`):
 ``amortized`` when the file has unused-commitment rows or commitment-covered usage with a
 cost, ``actual`` when it has commitment purchases or covered usage at zero cost, otherwise
 from the file name (``amortiz`` in it) and else ``actual`` (without commitments both
