@@ -368,7 +368,8 @@ def _map_tags(column: str, is_text: bool) -> str:
     # quote is structural, so ``{"user_`` / ``,"user_`` only ever starts a key. Maps that
     # hold an empty, blank or null value (``:""``, ``:"  "``, ``:null`` can only be such a
     # value or, rarely, a look-alike inside text, which just takes the exact path) go
-    # through the exact expression.
+    # through the exact expression. (Stripping ``user_`` cannot make two keys equal in a
+    # real export: CUR 2.0 prefixes every tag key, ``user_`` or ``aws_``.)
     j = f"CAST(to_json({m}) AS VARCHAR)"
     fast = f"NULLIF(replace(replace({j}, '{{\"user_', '{{\"'), ',\"user_', ',\"'), '{{}}')"
     return f"(CASE WHEN regexp_matches({j}, ':(?:\" *\"|null)') THEN {exact} ELSE {fast} END)"
