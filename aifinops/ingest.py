@@ -251,6 +251,10 @@ def _enum_case(sql: str) -> str | None:
     return out
 
 
+#: text columns that classification fills when the source leaves them empty (see ``final``)
+_CLASSIFIED = ("x_Model", "x_TokenType", "x_GpuModel", "ServiceSubcategory")
+
+
 class _Pipeline:
     """The SQL of one file's pipeline, in three parts so that attribution and classification
     run once per distinct value instead of once per row:
@@ -339,12 +343,14 @@ class _Pipeline:
     def enum_exprs(self) -> dict[str, str]:
         """Write path only (DuckDB): output name -> its SQL as an ENUM of its literal values,
         for text outputs that are CASEs of literals (charge class, frequency, pricing and
-        service categories ...) that no other part of the pipeline reads (see _enum_case)."""
+        service categories ...) that no other part of the pipeline reads (see _enum_case):
+        not the columns the checks read (ChargeCategory, BillingCurrency), nor the lookups'
+        keys and the columns ``final`` fills from them."""
+        read = {"ChargeCategory", "BillingCurrency", "Tags", *self.key_cols, *self.tag_exprs, *_CLASSIFIED}
         texts = {name: self.plan.columns.get(name) for name, t in self.col_types.items()
                  if t == "VARCHAR" and name not in self.constants}
         texts.update({name: self.plan.extra[name] for name in self.extras})
-        return {name: e for name, sql in texts.items()
-                if sql and name not in _READ_DOWNSTREAM and name not in self.class_keys and (e := _enum_case(sql))}
+        return {name: e for name, sql in texts.items() if sql and name not in read and (e := _enum_case(sql))}
 
     def base_of(self, numbered: str, *, enums: bool = False) -> str:
         """``base`` over ``numbered``: source rows that carry ``__seq`` and ``__row`` (the whole
@@ -427,7 +433,7 @@ class _Pipeline:
             return f"COALESCE(b.{q(out)}, {alias}.{q(col)})"
 
         over: dict[str, str] = {c: looked_up("t", "__t_" + c, c) for c in self.tag_exprs}
-        for c in ("x_Model", "x_TokenType", "x_GpuModel", "ServiceSubcategory"):
+        for c in _CLASSIFIED:
             over[c] = looked_up("k", "__c_" + c, c)
         # the join keys: every base row finds its key (the lookups hold every key of the file)
         if "__tk" in enums:
@@ -455,13 +461,6 @@ class _Pipeline:
                 f"__k AS ({self.class_lookup('SELECT * FROM __b')}) "
                 + self.final("SELECT * FROM __b", "SELECT * FROM __t", "SELECT * FROM __k"))
 
-
-#: ledger columns that the pipeline reads after mapping (checks, lookups, the final select,
-#: partitioning): they stay text in ``base`` (see _Pipeline.enum_exprs)
-_READ_DOWNSTREAM = frozenset({"ChargeCategory", "BillingCurrency", "Tags", "ProviderName", "ConsumedUnit",
-                              "PricingUnit", "x_Model", "x_TokenType", "x_GpuModel", "ServiceSubcategory",
-                              "x_Team", "x_Feature", "x_Application", "x_Environment", "x_CostCenter", "x_User",
-                              "x_Customer"})
 
 #: Parquet options of ledger data files. A column gives up dictionary encoding once it has
 #: more than 1,000 distinct values in a row group: categorical columns (units, services,
@@ -798,8 +797,6 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
     entry and the staged files (with their paths in the ledger). ``cuts``: line ends found
     while hashing the file (see :func:`_scan`)."""
     small = path.stat().st_size <= SMALL_FILE_BYTES
-    if plan.facts and small:
-        plan = plan.replan()  # only the grouped first pass of a large file counts a sampled plan's facts
     ingested_at = datetime.now(timezone.utc).replace(microsecond=0)
     pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
                      digest=res.hash, ingested_at=ingested_at)
@@ -809,6 +806,12 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
         [q(k) for k in pipe.key_cols]
     sums = [f"sum(__rsrc_{i}) AS __rsrc_{i}" for i in range(n_recon)]
     names = list(raw_types)
+    # pass 1, one aggregate over the few columns it needs (DuckDB prunes the rest of the
+    # mapping; a large file is grouped by its source key columns first, see keys_sql):
+    # row counts, reconciliation amounts per currency, billing periods, lookup keys
+    grouped = None if small else pipe.keys_sql(group, plan.facts)
+    if plan.facts and not grouped:  # only the grouped pass 1 counts a sampled plan's facts
+        return _stage(con, res, path, probe, fmt, relation, raw_types, plan.replan(), tag_map, staging, options, cuts)
     try:
         if small:
             # a small file is mapped once into a temporary table (with its raw records), so
@@ -819,13 +822,6 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
         else:
             # a large file streams: the mapping runs per pass and nothing is held in memory
             base, qbase = pipe.base, None
-        # pass 1, one aggregate over the few columns it needs (DuckDB prunes the rest of the
-        # mapping; a large file is grouped by its source key columns first, see keys_sql):
-        # row counts, reconciliation amounts per currency, billing periods, lookup keys
-        grouped = None if small else pipe.keys_sql(group, plan.facts)
-        if plan.facts and not grouped:
-            return _stage(con, res, path, probe, fmt, relation, raw_types, plan.replan(), tag_map, staging, options,
-                          cuts)
         con.execute(f"CREATE TEMP TABLE chk AS {grouped}" if grouped else
                     f"CREATE TEMP TABLE chk AS SELECT {', '.join(group)}, "
                     f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period, count(*) AS __n"
