@@ -251,6 +251,84 @@ def _enum_case(sql: str) -> str | None:
     return out
 
 
+_NUM_TYPES = re.compile(r"COALESCE\(TRY_CAST\(NULLIF\(TRIM\((\"(?:[^\"]|\"\")+\")\), ''\) AS (DECIMAL\(\d+,\s*\d+\))\)")
+
+
+def _fast_trim(x: str) -> str:
+    """``NULLIF(TRIM(x), '')`` (:meth:`Source.text`) for DuckDB, with TRIM skipped for the
+    common value that has nothing to trim: DuckDB's TRIM removes Unicode space separators
+    (category Zs), and an ASCII value (as many bytes as characters) has only the ASCII
+    space among them. Measured on 11 M values: 0.6 s against 1.5 s.
+
+    Example:
+        >>> import duckdb
+        >>> duckdb.sql("SELECT " + _fast_trim("x") + " FROM (VALUES (' a '), ('b'), ('\u00a0c'), (''), (NULL)) t(x)").fetchall()
+        [('a',), ('b',), ('c',), (None,), (None,)]
+    """
+    return (f"NULLIF(CASE WHEN strlen({x}) = length({x}) AND NOT starts_with({x}, ' ') AND NOT ends_with({x}, ' ') "
+            f"THEN {x} ELSE TRIM({x}) END, '')")
+
+
+def _shared_parses(exprs: dict[str, str], raw_types: dict[str, str]) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """``exprs`` with each text column's parses (:meth:`Source.text`, :meth:`Source.num`,
+    :meth:`Source.ts` of the raw column, found verbatim in the SQL) read from a column
+    computed once per row, and the two layers that compute them: ``[trimmed texts, numbers
+    and timestamps over them]`` (name -> SQL, in the order to select them).
+
+    A mapping parses the same column in many outputs and checks, mostly inside CASE
+    branches, which DuckDB does not share between expressions; a layer computes each once
+    (the trimmed texts with :func:`_fast_trim`). For DuckDB's write path only: the layers'
+    SQL is DuckDB's. Measured on 1 M Azure EA rows written in two parts: each part's mapping
+    took 4.5 s instead of 6.9 s.
+
+    Example:
+        >>> from aifinops.sql import Source
+        >>> s = Source({"x": "VARCHAR"})
+        >>> layers, out = _shared_parses({"a": s.num("x"), "b": f"length({s.text('x')})"}, {"x": "VARCHAR"})
+        >>> out
+        {'a': '"__p0"', 'b': 'length("__p1")'}
+        >>> layers[1]["__p0"] == s.num("x").replace(s.text("x"), '"__p1"')
+        True
+    """
+    src = Source({k: v for k, v in raw_types.items() if k not in ("__row", "__seq")})
+    text_cols = [c for c in src.columns if src.is_text(c)]
+    joined = "\n".join(exprs.values())
+    by_quoted = {q(c): c for c in text_cols}
+    parsed: dict[str, str] = {}  # SQL -> placeholder, longest first
+    for m in sorted(set(_NUM_TYPES.findall(joined))):
+        col, dec = by_quoted.get(m[0]), m[1].replace(" ", "")
+        if col is not None:
+            parsed[src.num(col, dec)] = ""
+    for c in text_cols:
+        parsed[src.ts(c)] = ""
+    taken = set(raw_types)
+    names = (f"__p{i}" for i in range(10**6) if f"__p{i}" not in taken)
+    out = dict(exprs)
+    second: dict[str, str] = {}
+    for sql in sorted(parsed, key=len, reverse=True):
+        if any(sql in v for v in out.values()):
+            name = next(names)
+            second[name] = sql
+            out = {k: v.replace(sql, q(name)) for k, v in out.items()}
+    first: dict[str, str] = {}
+    for c in text_cols:
+        sql = src.text(c)
+        if any(sql in v for v in out.values()) or any(sql in v for v in second.values()):
+            name = next(names)
+            first[name] = _fast_trim(q(c))
+            out = {k: v.replace(sql, q(name)) for k, v in out.items()}
+            second = {k: v.replace(sql, q(name)) for k, v in second.items()}
+    return [first, second], out
+
+
+def _layered(relation: str, layers: list[dict[str, str]]) -> str:
+    """``relation`` with the columns of each layer of :func:`_shared_parses` added in turn."""
+    for layer in layers:
+        if layer:
+            relation = f"SELECT *, {', '.join(f'{e} AS {q(n)}' for n, e in layer.items())} FROM ({relation}) AS __s"
+    return relation
+
+
 #: text columns that classification fills when the source leaves them empty (see ``final``)
 _CLASSIFIED = ("x_Model", "x_TokenType", "x_GpuModel", "ServiceSubcategory")
 
@@ -336,6 +414,7 @@ class _Pipeline:
         self.tag_exprs = tag_map.sql('"Tags"')
         self.class_exprs = rules_sql(self.rules, types)
         self._m_cols_enum: str | None = None
+        self._layers: list[dict[str, str]] = []
         self.key_cols = list(dict.fromkeys(["Tags"] + self.class_keys))
         self.ledger_cols = [c for c in self.col_types] + [schema.PARTITION_COLUMN]
 
@@ -355,10 +434,15 @@ class _Pipeline:
     def base_of(self, numbered: str, *, enums: bool = False) -> str:
         """``base`` over ``numbered``: source rows that carry ``__seq`` and ``__row`` (the whole
         file, or one part of it numbered from its offset, see :func:`_numbered`). ``enums``
-        (DuckDB's write path of a large file): the outputs in :attr:`enum_exprs` as ENUMs."""
-        if enums and self._m_cols_enum is None:
-            case = self.enum_exprs
-            self._m_cols_enum = ", ".join(f"{case.get(n, e)} AS {q(n)}" for n, e in self.exprs.items())
+        (DuckDB's write path of a large file): the outputs in :attr:`enum_exprs` as ENUMs,
+        and each text column parsed once per row (:func:`_shared_parses`)."""
+        if enums:
+            if self._m_cols_enum is None:
+                case = self.enum_exprs
+                self._layers, exprs = _shared_parses({n: case.get(n, e) for n, e in self.exprs.items()},
+                                                     self._raw_types)
+                self._m_cols_enum = ", ".join(f"{e} AS {q(n)}" for n, e in exprs.items())
+            numbered = _layered(numbered, self._layers)
         m_sql = f"SELECT __seq, __row, {self._m_cols_enum if enums else self._m_cols} FROM ({numbered}) AS __n"
         return f"SELECT *, COALESCE(__reason0, {self._reason_case}) AS __reason FROM ({m_sql}) AS __m"
 
@@ -394,10 +478,12 @@ class _Pipeline:
             return None
         cols = ", ".join(q(c) for c in sorted(raw))
         counts = [f"__f_{i}" for i in range(len(facts or {}))]
+        per_row = dict({k: self.exprs[k] for k in sums}, **dict(zip(counts, (facts or {}).values())))
+        layers, per_row = _shared_parses(per_row, self._raw_types)
         inner = (f"SELECT {cols}, count(*) AS __n0"
-                 f"{''.join(f', sum({self.exprs[k]}) AS {k}' for k in sums)}"
-                 f"{''.join(f', count(*) FILTER (WHERE {c}) AS {f}' for f, c in zip(counts, (facts or {}).values()))} "
-                 f"FROM ({self._relation}) AS __src GROUP BY ALL")
+                 f"{''.join(f', sum({per_row[k]}) AS {k}' for k in sums)}"
+                 f"{''.join(f', count(*) FILTER (WHERE {per_row[f]}) AS {f}' for f in counts)} "
+                 f"FROM ({_layered(self._relation, layers)}) AS __src GROUP BY ALL")
         outs = ", ".join(f"{self.exprs[n]} AS {q(n)}" for n in names[:-1])
         period = f"strftime({self.exprs['BillingPeriodStart']}, '%Y-%m')"
         return (f"SELECT {outs}, {period} AS __period, sum(__n0) AS __n"

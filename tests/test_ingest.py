@@ -420,6 +420,46 @@ def test_enum_columns_change_no_value(tmp_path, monkeypatch):
             assert str(schema.field(c).type) == "string", (f, c)
 
 
+def test_shared_parses_write_the_same_ledger(tmp_path, monkeypatch):
+    """The write path parses each text column once per row (:func:`_shared_parses`, with the
+    fast TRIM): the same ledger, quarantine and totals as parsing in every expression, over
+    the sample exports and over values with spaces to trim (ASCII and Unicode), formatted
+    amounts, US dates and bad values."""
+    import aifinops.ingest as ing
+
+    root = Path(__file__).resolve().parents[1] / "data_samples"
+    body = ('" 1.5 ",1.5, 2025-01-01 ,USD ,Usage,\u00a0S3\u3000,"{""team"": "" ml""}"\n'
+            '"$1,234.50","1,234.5",01/02/2025,\u2009EUR,Usage,EC2 ,\n'
+            "oops,1,2025-01-02,USD,Usage,S3,\n"
+            "2.25,2.25,2025-02-30,EUR,Usage,EC2,\n"
+            "3,3,2025-02-01,USD,Usage,\u00e9t\u00e9,\n"
+            "4.125,,2025-02-03,EUR, Usage,\u00a0,\n")
+    messy = write(tmp_path / "m.csv", body)
+    files = [messy, root / "aws" / "cur-legacy-2025-06.csv.gz", sorted((root / "aws" / "cur2").rglob("*.parquet"))[0],
+             root / "azure" / "ea-actual-2026-08-de.csv", root / "azure" / "mca-actual-2025-06_2026-08.csv",
+             root / "focus" / "pinecone-focus-1.2.csv"]
+    monkeypatch.setattr(ing, "SMALL_FILE_BYTES", 0)
+    layered = []
+    shared = ing._shared_parses
+    monkeypatch.setattr(ing, "_shared_parses", lambda e, t: (r := shared(e, t)) and (layered.append(r[0]) or r))
+    a = ingest(files, tmp_path / "shared")
+    assert sum(len(x[0]) for x in layered) > 50 and sum(len(x[1]) for x in layered) > 10
+    monkeypatch.setattr(ing, "_shared_parses", lambda e, t: ([], dict(e)))
+    b = ingest(files, tmp_path / "plain")
+    assert [(f.rows, f.quarantined, f.recon, [str(e) for e in f.errors]) for f in a.files] == \
+        [(f.rows, f.quarantined, f.recon, [str(e) for e in f.errors]) for f in b.files]
+    assert a.files[0].rows == 3 and a.files[0].quarantined == 3
+    for q in ("SELECT * EXCLUDE (x_IngestedAt) FROM ledger ORDER BY ALL",
+              "SELECT * FROM quarantine ORDER BY ALL"):
+        x, y = Ledger(tmp_path / "shared").query(q), Ledger(tmp_path / "plain").query(q)
+        assert len(x) > 0 and x.equals(y)
+    got = Ledger(tmp_path / "shared").query("SELECT BillingCurrency, ServiceName, BilledCost, x_Team FROM ledger "
+                                            f"WHERE x_SourceFile = '{messy}' ORDER BY x_SourceRow")
+    got = got.astype(object).where(got.notna(), None)
+    assert got.values.tolist() == [["USD", "S3", Decimal("1.5"), "ml"], ["EUR", "EC2", Decimal("1234.5"), None],
+                                   ["USD", "\u00e9t\u00e9", Decimal("3"), None]]
+
+
 def test_enum_case_only_for_cases_of_literals():
     from aifinops.ingest import _enum_case
 
