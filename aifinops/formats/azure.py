@@ -261,11 +261,19 @@ def _mul(a: str, b: str) -> str:
     return _mul10(f"CAST({a} AS {_DEC10})", f"CAST({b} AS {_DEC10})")
 
 
-def _mul10(a: str, b: str) -> str:
-    """Exact product of two DECIMAL(38,10) expressions."""
+def _mul10(a: str, b: str, b8: str | None = None) -> str:
+    """Exact product of two DECIMAL(38,10) expressions, as DECIMAL(38,18).
+
+    ``b8``: ``b`` parsed to 8 decimals. When ``b`` has no more (the common quantity), ``a x
+    b8`` is the product at 18 decimals already; otherwise the 20-decimal product is rounded
+    to 18. The result is the same, but rounding a DECIMAL(38,20) is a 128-bit division
+    (measured: about 0.85 s per million values), while scaling ``b8`` up to compare it is a
+    multiplication."""
     if "NULL" in (a, b):
         return "NULL"
-    return f"CAST({a} * {b} AS {DEC})"
+    if b8 is None:
+        return f"CAST({a} * {b} AS {DEC})"
+    return f"(CASE WHEN CAST({b8} AS {_DEC10}) = {b} THEN CAST({a} * {b8} AS {DEC}) ELSE CAST({a} * {b} AS {DEC}) END)"
 
 
 #: rows a sampled plan reads (see AzureFormat.plan_sampled)
@@ -430,16 +438,17 @@ class AzureFormat(SourceFormat):
 
         rate = n("ExchangeRate") if "ExchangeRate" in r else None
         payg_price, payg10, qty10 = n("PayGPrice"), n10("PayGPrice"), n10("Quantity")
+        qty8 = source.num(r.get("Quantity"), "DECIMAL(38,8)")
         if rate and payg_price != "NULL":
             payg_price = f"COALESCE({_mul(payg_price, rate)}, {payg_price})"
             payg10 = f"CAST({payg_price} AS {_DEC10})"
         unit_price, unit10 = n("UnitPrice"), n10("UnitPrice")
         list_cost = "COALESCE(" + ", ".join(x for x in (
             n("PaygCost") if "PaygCost" in r else None,
-            f"(CASE WHEN {payg_price} <> 0 THEN {_mul10(payg10, qty10)} END)" if payg_price != "NULL" else None,
-            f"(CASE WHEN {unit_price} <> 0 THEN {_mul10(unit10, qty10)} END)" if unit_price != "NULL" else None,
+            f"(CASE WHEN {payg_price} <> 0 THEN {_mul10(payg10, qty10, qty8)} END)" if payg_price != "NULL" else None,
+            f"(CASE WHEN {unit_price} <> 0 THEN {_mul10(unit10, qty10, qty8)} END)" if unit_price != "NULL" else None,
             cost) if x) + ")"
-        contracted_cost = (f"COALESCE({_mul10(unit10, qty10)}, {cost})" if unit_price != "NULL" else cost)
+        contracted_cost = (f"COALESCE({_mul10(unit10, qty10, qty8)}, {cost})" if unit_price != "NULL" else cost)
 
         if dataset == "amortized":
             billed = f"(CASE WHEN {covered} OR {unused} THEN {zero} ELSE {cost} END)"

@@ -312,3 +312,31 @@ def test_other_formats_are_not_claimed(tmp_path):
     path = tmp_path / "focus.csv"
     pd.DataFrame({"BilledCost": ["1"], "ChargePeriodStart": ["2025-01-01"]}).to_csv(path, index=False)
     assert not get_format("azure-ea").sniff(__import__("aifinops.formats.base", fromlist=["Probe"]).Probe.open(path))
+
+
+def test_products_take_the_18_decimal_path_only_when_exact():
+    """``UnitPrice x Quantity`` is computed at 18 decimals directly when the quantity has at
+    most 8 (no 128-bit rounding); the value is the rounded 20-decimal product either way."""
+    import random
+
+    import duckdb
+    import pyarrow as pa
+
+    from aifinops.formats.azure import _mul10
+    from aifinops.sql import Source
+
+    rng = random.Random(7)
+
+    def number() -> str:
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.choice([0, 1, 6, 8, 9, 10, 12, 18])))
+        text = rng.choice(["-", ""]) + rng.choice(["0", "1", "123456", "99999999"]) + ("." + digits if digits else "")
+        return rng.choice([text, text + "0", f"{rng.random():e}", " " + text, "", "0.000000005", "0.000000015"])
+
+    s = Source({"a": "VARCHAR", "b": "VARCHAR"})
+    a10, b10, b8 = s.num("a", "DECIMAL(38,10)"), s.num("b", "DECIMAL(38,10)"), s.num("b", "DECIMAL(38,8)")
+    con = duckdb.connect()
+    con.register("t", pa.table({"a": [number() for _ in range(20000)], "b": [number() for _ in range(20000)]}))
+    total, differ, fast = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE ({_mul10(a10, b10)}) IS DISTINCT FROM ({_mul10(a10, b10, b8)})), "
+        f"count(*) FILTER (WHERE CAST({b8} AS DECIMAL(38,10)) = {b10}) FROM t").fetchall()[0]
+    assert (total, differ) == (20000, 0) and 3000 < fast < 17000
