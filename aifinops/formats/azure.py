@@ -242,13 +242,27 @@ def _inverse(block: Decimal) -> Decimal:
     return inv
 
 
-def _scaled(expr: str, uom: str, factors: dict[str, Decimal]) -> str:
-    """``expr`` times the factor of the row's unit of measure, as DECIMAL(38,18)."""
+def _scaled(expr: str, uom: str, factors: dict[str, Decimal], parse=None) -> str:
+    """``expr`` times the factor of the row's unit of measure, as DECIMAL(38,18).
+
+    ``parse(decimals)``: the same number parsed to fewer decimals. A factor with ``s``
+    decimals (0.001 per 1K) then multiplies the number parsed to ``18 - s`` decimals when
+    that loses nothing, which gives the product at 18 decimals directly; otherwise the
+    longer product is rounded to 18, a 128-bit division per value (see :func:`_mul10`)."""
     whens = {k: v for k, v in factors.items() if v != 1}
     if not whens or expr == "NULL":
         return expr
-    parts = " ".join(f"WHEN {lit(k)} THEN CAST({expr} * {_dec_literal(v)} AS {DEC})" for k, v in whens.items())
-    return f"(CASE {uom} {parts} ELSE {expr} END)"
+    parts = []
+    for k, v in whens.items():
+        f = _dec_literal(v)
+        decimals = -v.normalize().as_tuple().exponent
+        if parse is not None and 0 < decimals < 18:
+            short = parse(f"DECIMAL(38,{18 - decimals})")
+            parts.append(f"WHEN {lit(k)} THEN (CASE WHEN CAST({short} AS {DEC}) = {expr} THEN CAST({short} * {f} AS {DEC}) "
+                         f"ELSE CAST({expr} * {f} AS {DEC}) END)")
+        else:
+            parts.append(f"WHEN {lit(k)} THEN CAST({expr} * {f} AS {DEC})")
+    return f"(CASE {uom} {' '.join(parts)} ELSE {expr} END)"
 
 
 _DEC10 = "DECIMAL(38,10)"
@@ -503,12 +517,12 @@ class AzureFormat(SourceFormat):
             "ConsumedQuantity": f"(CASE WHEN {is_usage} THEN {_scaled(qty, uom, blocks)} END)",
             "ConsumedUnit": f"(CASE WHEN {is_usage} THEN {unit} END)",
             "ContractedCost": contracted_cost,
-            "ContractedUnitPrice": _scaled(unit_price, uom, inverses),
+            "ContractedUnitPrice": _scaled(unit_price, uom, inverses, lambda d: source.num(r.get("UnitPrice"), d)),
             "EffectiveCost": effective,
             "InvoiceId": t("InvoiceId"),
             "InvoiceIssuerName": f"COALESCE({t('ResellerName')}, 'Microsoft')",
             "ListCost": list_cost,
-            "ListUnitPrice": _scaled(payg_price, uom, inverses),
+            "ListUnitPrice": _scaled(payg_price, uom, inverses, None if rate else lambda d: source.num(r.get("PayGPrice"), d)),
             "PricingCategory": case_map(pm, _PRICING_CATEGORY),
             "PricingCurrency": t("PricingCurrency"),
             "PricingQuantity": _scaled(qty, uom, blocks),

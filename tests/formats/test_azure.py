@@ -340,3 +340,34 @@ def test_products_take_the_18_decimal_path_only_when_exact():
         f"SELECT count(*), count(*) FILTER (WHERE ({_mul10(a10, b10)}) IS DISTINCT FROM ({_mul10(a10, b10, b8)})), "
         f"count(*) FILTER (WHERE CAST({b8} AS DECIMAL(38,10)) = {b10}) FROM t").fetchall()[0]
     assert (total, differ) == (20000, 0) and 3000 < fast < 17000
+
+
+def test_unit_prices_per_block_take_the_18_decimal_path_only_when_exact():
+    """A unit price per 1K/10K block divided into a price per unit: the same DECIMAL(38,18)
+    with the short parse (no 128-bit rounding when the price has few decimals) as without."""
+    import random
+    from decimal import Decimal
+
+    import duckdb
+    import pyarrow as pa
+
+    from aifinops.formats.azure import _inverse, _scaled
+    from aifinops.sql import Source
+
+    rng = random.Random(11)
+
+    def number() -> str:
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.choice([0, 2, 6, 12, 14, 15, 16, 18])))
+        return rng.choice(["-", ""]) + rng.choice(["0", "3", "12345"]) + ("." + digits if digits else "")
+
+    units = {"1K": Decimal(1000), "10K": Decimal(10000), "100": Decimal(100), "3": Decimal(3), "1 Hour": Decimal(1)}
+    inverses = {u: _inverse(b) for u, b in units.items() if b != 1}
+    s = Source({"p": "VARCHAR", "u": "VARCHAR"})
+    plain = _scaled(s.num("p"), s.text("u"), inverses)
+    short = _scaled(s.num("p"), s.text("u"), inverses, lambda d: s.num("p", d))
+    assert short.count("DECIMAL(38,15)") and short.count("DECIMAL(38,14)")
+    con = duckdb.connect()
+    con.register("t", pa.table({"p": [number() for _ in range(20000)], "u": [rng.choice(list(units)) for _ in range(20000)]}))
+    total, differ = con.execute(f"SELECT count(*), count(*) FILTER (WHERE ({plain}) IS DISTINCT FROM ({short})) FROM t"
+                                ).fetchall()[0]
+    assert (total, differ) == (20000, 0)
