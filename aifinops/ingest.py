@@ -799,26 +799,38 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
     res = FileResult(path=str(path))
     staged = None
     cuts = None
+    # a large file is opened and planned while it is hashed (the plan reads its first rows,
+    # see SourceFormat.plan_sampled); the work is dropped when the hash finds it unchanged
+    big = path.is_file() and path.stat().st_size > SMALL_FILE_BYTES
+    con = connect(memory_limit=memory_limit, temp_directory=temp_directory) if big else None
+    opened: tuple | Exception | None = None
     if path.is_file():
-        res.hash, cuts = _scan(path, _parts_for(path))
+        with ThreadPoolExecutor(1) as pool:
+            scanning = pool.submit(_scan, path, _parts_for(path))
+            if big:
+                try:
+                    opened = _open_and_plan(con, res, path, forced, options)
+                except (AifinopsError, duckdb.Error) as exc:
+                    opened = exc
+            res.hash, cuts = scanning.result()
         prev = ledger.manifest["files"].get(res.hash)
         if prev and _unchanged(prev, path, forced, tag_map, options):
             # same bytes, same place, same loader version, tag map and options: the ledger
             # already holds exactly what this ingest would write (detection is a function of
             # the bytes, so the recorded format stands unless another one is forced)
+            if con is not None:
+                con.close()
             res.format = prev["format"]
             _from_entry(res, prev)
             res.seconds = time.perf_counter() - t0
             return res, None
-    con = connect(memory_limit=memory_limit, temp_directory=temp_directory)
+    con = con or connect(memory_limit=memory_limit, temp_directory=temp_directory)
     try:
         if not path.is_file():
             raise FormatError("no such file", file=str(path))
-        probe, fmt, relation, raw_types = _open_source(con, path, forced, options)
-        res.format = fmt.name
-        plan = fmt.plan_sampled(Source({k: v for k, v in raw_types.items() if k not in ("__row", "__seq")}), probe,
-                                options)
-        res.defaulted = list(plan.defaulted)
+        if isinstance(opened, Exception):
+            raise opened
+        probe, fmt, relation, raw_types, plan = opened or _open_and_plan(con, res, path, forced, options)
         staging = ledger.new_staging()
         try:
             entry, added = _stage(con, res, path, probe, fmt, relation, raw_types, plan, tag_map, staging, options,
@@ -835,6 +847,17 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
         con.close()
         res.seconds = time.perf_counter() - t0
     return res, staged
+
+
+def _open_and_plan(con, res: FileResult, path: Path, forced, options: IngestOptions) -> tuple:
+    """``(probe, format, relation, raw types, plan)`` of one file; sets ``res.format`` and
+    ``res.defaulted``."""
+    probe, fmt, relation, raw_types = _open_source(con, path, forced, options)
+    res.format = fmt.name
+    plan = fmt.plan_sampled(Source({k: v for k, v in raw_types.items() if k not in ("__row", "__seq")}), probe,
+                            options)
+    res.defaulted = list(plan.defaulted)
+    return probe, fmt, relation, raw_types, plan
 
 
 def _commit_staged(ledger: Ledger, res: FileResult, entry: dict, added: list, staging: Path) -> None:

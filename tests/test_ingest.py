@@ -144,6 +144,30 @@ ingest([sys.argv[1]], sys.argv[2])
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("large", [False, True])
+def test_large_file_is_planned_while_hashed(tmp_path, monkeypatch, large):
+    """A large file is opened and planned while it is hashed: an unchanged one is still
+    skipped (its open connection closed), and a bad one is rejected with the same typed
+    error and format as when it is opened after the hash."""
+    import aifinops.ingest as ing
+
+    if large:
+        monkeypatch.setattr(ing, "SMALL_FILE_BYTES", 0)
+    opened = []
+    real = ing._open_and_plan
+    monkeypatch.setattr(ing, "_open_and_plan", lambda *a: opened.append(1) or real(*a))
+    f = write(tmp_path / "c.csv", "10,10,2025-01-01,USD,Usage,S3,\n")
+    first = ingest([f], tmp_path / "l").files[0]
+    again = ingest([f], tmp_path / "l").files[0]
+    assert (first.status, first.unchanged, again.status, again.unchanged) == ("ok", False, "ok", True)
+    assert again.format == first.format == "focus" and again.recon == first.recon
+    assert len(opened) == (2 if large else 1)  # opened before the hash told it was unchanged
+    bad = write(tmp_path / "bad.csv", "1K,m,c,s\n", header="UnitOfMeasure,MeterName,MeterCategory,ConsumedService\n")
+    r = ingest([bad], tmp_path / "l", format="azure-ea").files[0]
+    assert (r.status, r.format, type(r.error)) == ("rejected", "azure-ea", MissingColumnError)
+    assert "'Date'" in str(r.error)
+
+
 def test_killed_ingest_leaves_ledger_unchanged(tmp_path, ledger_dir):
     first = write(tmp_path / "first.csv", "5,5,2025-01-01,USD,Usage,S3,\n")
     ingest([first], ledger_dir)
