@@ -540,3 +540,16 @@ def test_sampled_azure_plan_is_checked_by_the_first_pass(tmp_path, monkeypatch, 
     assert led.equals(Ledger(tmp_path / "exact").query(q))
     assert led["x_CostDataset"].unique().tolist() == ["amortized" if later == "amortized" else "actual"]
     assert ("10 Hours" in led["x_PricingUnitDescription"].tolist()) == (later == "new unit")
+
+
+def test_an_ingest_does_not_import_pandas(tmp_path):
+    """Importing pandas is 0.5 s of an ingest process's start; an ingest needs none of it
+    (its lookup tables go to DuckDB as list parameters, not through pyarrow, which imports
+    pandas to convert Python values)."""
+    root = Path(__file__).resolve().parents[1] / "data_samples"
+    files = [root / "azure" / "ea-actual-2026-08-de.csv", root / "aws" / "cur-legacy-2025-06.csv.gz"]
+    code = ("import sys; from aifinops.ingest import ingest; "
+            f"r = ingest({[str(f) for f in files]!r}, {str(tmp_path / 'l')!r}); "
+            "assert all(f.status == 'ok' and f.rows for f in r.files), r.files; print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
