@@ -809,14 +809,19 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
     con = connect(memory_limit=memory_limit, temp_directory=temp_directory) if big else None
     opened: tuple | Exception | None = None
     if path.is_file():
-        with ThreadPoolExecutor(1) as pool:
-            scanning = pool.submit(_scan, path, _parts_for(path))
-            if big:
-                try:
-                    opened = _open_and_plan(con, res, path, forced, options)
-                except (AifinopsError, duckdb.Error) as exc:
-                    opened = exc
-            res.hash, cuts = scanning.result()
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                scanning = pool.submit(_scan, path, _parts_for(path))
+                if big:
+                    try:
+                        opened = _open_and_plan(con, res, path, forced, options)
+                    except (AifinopsError, duckdb.Error) as exc:
+                        opened = exc  # raised below unless the file is unchanged
+                res.hash, cuts = scanning.result()
+        except BaseException:
+            if con is not None:
+                con.close()
+            raise
         prev = ledger.manifest["files"].get(res.hash)
         if prev and _unchanged(prev, path, forced, tag_map, options):
             # same bytes, same place, same loader version, tag map and options: the ledger
