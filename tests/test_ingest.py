@@ -143,7 +143,6 @@ ingest([sys.argv[1]], sys.argv[2])
 """
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("large", [False, True])
 def test_large_file_is_planned_while_hashed(tmp_path, monkeypatch, large):
     """A large file is opened and planned while it is hashed: an unchanged one is still
@@ -168,6 +167,7 @@ def test_large_file_is_planned_while_hashed(tmp_path, monkeypatch, large):
     assert "'Date'" in str(r.error)
 
 
+@pytest.mark.slow
 def test_killed_ingest_leaves_ledger_unchanged(tmp_path, ledger_dir):
     first = write(tmp_path / "first.csv", "5,5,2025-01-01,USD,Usage,S3,\n")
     ingest([first], ledger_dir)
@@ -444,6 +444,7 @@ def test_enum_columns_change_no_value(tmp_path, monkeypatch):
             assert str(schema.field(c).type) == "string", (f, c)
 
 
+@pytest.mark.slow
 def test_shared_parses_write_the_same_ledger(tmp_path, monkeypatch):
     """The write path parses each text column once per row (:func:`_shared_parses`, with the
     fast TRIM): the same ledger, quarantine and totals as parsing in every expression, over
@@ -542,6 +543,7 @@ def test_sampled_azure_plan_is_checked_by_the_first_pass(tmp_path, monkeypatch, 
     assert ("10 Hours" in led["x_PricingUnitDescription"].tolist()) == (later == "new unit")
 
 
+@pytest.mark.slow
 def test_an_ingest_does_not_import_pandas(tmp_path):
     """Importing pandas is 0.5 s of an ingest process's start; an ingest needs none of it
     (its lookup tables go to DuckDB as list parameters, not through pyarrow, which imports
