@@ -268,7 +268,9 @@ print(json.dumps(r.to_dict()))
 """
 
 
-def _measure(code: str, *args: str) -> tuple[float, float, str]:
+def _measure(code: str, *args: str) -> tuple[float, float, str, float]:
+    """Wall seconds, peak RSS (GiB), stdout and CPU seconds (user + system) of one step in
+    its own process."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()
@@ -276,7 +278,7 @@ def _measure(code: str, *args: str) -> tuple[float, float, str]:
     secs = time.perf_counter() - t0
     if status != 0:
         raise SystemExit(f"step failed ({status}): {out}")
-    return secs, usage.ru_maxrss / 1024 / 1024, out  # ru_maxrss is KiB on Linux -> GiB
+    return secs, usage.ru_maxrss / 1024 / 1024, out, usage.ru_utime + usage.ru_stime  # ru_maxrss: KiB -> GiB
 
 
 def main(argv=None) -> int:
@@ -305,20 +307,26 @@ def main(argv=None) -> int:
     gen = time.perf_counter() - t0
     ncols = len(pq.read_schema(src).names) if src.suffix == ".parquet" else len(open(src).readline().split(","))
     print(f"generated {args.rows:,} rows x {ncols} columns ({args.format}, {src.stat().st_size / 1e6:.0f} MB) in {gen:.1f} s")
-    ratios = []
+    ratios, cpu_ratios = [], []
     for _ in range(args.repeat):
-        floor_s, floor_rss, _ = _measure(_FLOOR, str(src), str(work / "floor.parquet"))
+        floor_s, floor_rss, _, floor_cpu = _measure(_FLOOR, str(src), str(work / "floor.parquet"))
         shutil.rmtree(work / "ledger", ignore_errors=True)  # a kept --workdir must not turn the ingest into a no-op
-        ing_s, ing_rss, out = _measure(_INGEST, str(src), str(work / "ledger"), args.memory_limit, str(work / "spill"))
+        ing_s, ing_rss, out, ing_cpu = _measure(_INGEST, str(src), str(work / "ledger"), args.memory_limit,
+                                                str(work / "spill"))
         res = json.loads(out.strip().splitlines()[-1])
-        print(f"floor  (duckdb copy to parquet): {floor_s:7.2f} s  {args.rows / floor_s:12,.0f} rows/s  peak RSS {floor_rss:.2f} GiB")
+        print(f"floor  (duckdb copy to parquet): {floor_s:7.2f} s  {args.rows / floor_s:12,.0f} rows/s  peak RSS {floor_rss:.2f} GiB"
+              f"  CPU {floor_cpu:.1f} s")
         print(f"ingest (aifinops, {FORMATS[args.format]:>9}):  {ing_s:7.2f} s  {args.rows / ing_s:12,.0f} rows/s  peak RSS {ing_rss:.2f} GiB"
-              f"  status={res['status']} rows={res['rows']} quarantined={res['quarantined']}")
-        print(f"ratio ingest / floor: {ing_s / floor_s:.2f}", flush=True)
+              f"  CPU {ing_cpu:.1f} s  status={res['status']} rows={res['rows']} quarantined={res['quarantined']}")
+        print(f"ratio ingest / floor: {ing_s / floor_s:.2f}  (CPU time: {ing_cpu / floor_cpu:.2f})", flush=True)
         ratios.append(ing_s / floor_s)
+        cpu_ratios.append(ing_cpu / floor_cpu)
     if args.repeat > 1:
+        # the CPU-time ratio drifts less than the wall-time one on a shared machine (useful to
+        # compare two versions); the target is the wall-time ratio
         print(f"median ratio of {args.repeat} pairs: {statistics.median(ratios):.2f} "
-              f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+              f"(min {min(ratios):.2f}, max {max(ratios):.2f}); CPU time: {statistics.median(cpu_ratios):.2f} "
+              f"(min {min(cpu_ratios):.2f}, max {max(cpu_ratios):.2f})")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if res["status"] in ("ok", "quarantined") else 1
