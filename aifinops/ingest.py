@@ -262,15 +262,16 @@ def _fast_trim(x: str) -> str:
     """``NULLIF(TRIM(x), '')`` (:meth:`Source.text`) for DuckDB, with TRIM skipped for the
     common value that has nothing to trim: DuckDB's TRIM removes Unicode space separators
     (category Zs), and an ASCII value (as many bytes as characters) has only the ASCII
-    space among them. Measured on 11 M values: 0.6 s against 1.5 s.
+    space among them (and a non-empty one is not NULLIF's empty string). Measured on 11 M
+    values: 0.4 s against 1.2 s.
 
     Example:
         >>> import duckdb
         >>> duckdb.sql("SELECT " + _fast_trim("x") + " FROM (VALUES (' a '), ('b'), ('\u00a0c'), (''), (NULL)) t(x)").fetchall()
         [('a',), ('b',), ('c',), (None,), (None,)]
     """
-    return (f"NULLIF(CASE WHEN strlen({x}) = length({x}) AND NOT starts_with({x}, ' ') AND NOT ends_with({x}, ' ') "
-            f"THEN {x} ELSE TRIM({x}) END, '')")
+    return (f"CASE WHEN {x} <> '' AND strlen({x}) = length({x}) AND NOT starts_with({x}, ' ') "
+            f"AND NOT ends_with({x}, ' ') THEN {x} ELSE NULLIF(TRIM({x}), '') END")
 
 
 def _shared_parses(exprs: dict[str, str], raw_types: dict[str, str]) -> tuple[list[dict[str, str]], dict[str, str]]:
