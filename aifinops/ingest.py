@@ -255,6 +255,11 @@ def _enum_case(sql: str) -> str | None:
     return out
 
 
+def _source_of(raw_types: dict[str, str]) -> Source:
+    """The loader's view of a relation's columns: its raw columns, without the row numbers."""
+    return Source({k: v for k, v in raw_types.items() if k not in ("__row", "__seq")})
+
+
 _NUM_TYPES = re.compile(r"COALESCE\(TRY_CAST\(NULLIF\(TRIM\((\"(?:[^\"]|\"\")+\")\), ''\) AS (DECIMAL\(\d+,\s*\d+\))\)")
 
 
@@ -295,22 +300,19 @@ def _shared_parses(exprs: dict[str, str], raw_types: dict[str, str]) -> tuple[li
         >>> layers[1]["__p0"] == s.num("x").replace(s.text("x"), '"__p1"')
         True
     """
-    src = Source({k: v for k, v in raw_types.items() if k not in ("__row", "__seq")})
+    src = _source_of(raw_types)
     text_cols = [c for c in src.columns if src.is_text(c)]
     joined = "\n".join(exprs.values())
     by_quoted = {q(c): c for c in text_cols}
-    parsed: dict[str, str] = {}  # SQL -> placeholder, longest first
-    for m in sorted(set(_NUM_TYPES.findall(joined))):
-        col, dec = by_quoted.get(m[0]), m[1].replace(" ", "")
-        if col is not None:
-            parsed[src.num(col, dec)] = ""
-    for c in text_cols:
-        parsed[src.ts(c)] = ""
+    # the parses the SQL may hold: numbers at each decimal type it reads, timestamps
+    parsed = [src.num(by_quoted[col], dec.replace(" ", "")) for col, dec in sorted(set(_NUM_TYPES.findall(joined)))
+              if col in by_quoted]
+    parsed += [src.ts(c) for c in text_cols]
     taken = set(raw_types)
     names = (f"__p{i}" for i in range(10**6) if f"__p{i}" not in taken)
     out = dict(exprs)
     second: dict[str, str] = {}
-    for sql in sorted(parsed, key=len, reverse=True):
+    for sql in sorted(dict.fromkeys(parsed), key=len, reverse=True):
         if any(sql in v for v in out.values()):
             name = next(names)
             second[name] = sql
@@ -483,7 +485,7 @@ class _Pipeline:
             return None
         cols = ", ".join(q(c) for c in sorted(raw))
         counts = [f"__f_{i}" for i in range(len(facts or {}))]
-        per_row = dict({k: self.exprs[k] for k in sums}, **dict(zip(counts, (facts or {}).values())))
+        per_row = {**{k: self.exprs[k] for k in sums}, **dict(zip(counts, (facts or {}).values()))}
         layers, per_row = _shared_parses(per_row, self._raw_types)
         inner = (f"SELECT {cols}, count(*) AS __n0"
                  f"{''.join(f', sum({per_row[k]}) AS {k}' for k in sums)}"
@@ -666,7 +668,7 @@ def preview(path: str | Path, *, format: str | None = None, tag_map: TagMap | No
     con = connect()
     try:
         probe, fmt, relation, raw_types = _open_source(con, path, get_format(format) if format else None, options)
-        plan = fmt.plan(Source({k: v for k, v in raw_types.items() if k not in ("__row", "__seq")}), probe, options)
+        plan = fmt.plan(_source_of(raw_types), probe, options)
         pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
                          digest="preview", ingested_at=datetime.now(timezone.utc))
         sel = ", ".join(q(c) for c in pipe.ledger_cols + pipe.extras)
@@ -864,8 +866,7 @@ def _open_and_plan(con, res: FileResult, path: Path, forced, options: IngestOpti
     ``res.defaulted``."""
     probe, fmt, relation, raw_types = _open_source(con, path, forced, options)
     res.format = fmt.name
-    plan = fmt.plan_sampled(Source({k: v for k, v in raw_types.items() if k not in ("__row", "__seq")}), probe,
-                            options)
+    plan = fmt.plan_sampled(_source_of(raw_types), probe, options)
     res.defaulted = list(plan.defaulted)
     return probe, fmt, relation, raw_types, plan
 
