@@ -23,13 +23,16 @@ Example:
 
 from __future__ import annotations
 
+import decimal
 import functools
 import hashlib
+import inspect
 import json
 import multiprocessing
 import os
 import re
 import shutil
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -389,6 +392,8 @@ class _Pipeline:
         if plan.single_currency:
             self.exprs["__scur"] = f"CAST({plan.single_currency} AS VARCHAR)"
             self.recon_cols.append("__scur")
+        # a sampled plan's facts, counted by the parts' tallies (see _Tally)
+        self.exprs.update({f"__f_{j}": f"({c})" for j, c in enumerate(plan.facts.values())})
         m_cols = [f"{e} AS {q(n)}" for n, e in self.exprs.items()]
         self._m_cols = ", ".join(m_cols)
         self.base_raw_m = f"SELECT __seq, __row, to_json(__n) AS __raw, {self._m_cols} FROM ({_numbered(relation, raw_types)}) AS __n"
@@ -507,7 +512,7 @@ class _Pipeline:
         return f"SELECT {keys}, {vals} FROM (SELECT DISTINCT {keys} FROM ({rel})) AS __d"
 
     def final(self, base: str, tags: str, classes: str, *, enum_constants: bool = False,
-              enums: dict[str, str] | None = None) -> str:
+              enums: dict[str, str] | None = None, tally: bool = False) -> str:
         """The ledger rows. DuckDB only, for its Parquet writer: ``enum_constants`` selects each
         constant text column as a one-value ENUM, and ``enums`` (lookup column -> its ENUM
         copy, see :func:`_lookup`) takes the text columns that come out of the lookups (tags,
@@ -544,6 +549,13 @@ class _Pipeline:
         sel = [f"{over[c]} AS {q(c)}" if c in over else f"b.{q(c)}" for c in self.col_types]
         sel += [f"{over[c]} AS {q(c)}" if c in over else f"b.{q(c)}" for c in self.extras]
         sel.append(f"COALESCE(strftime(b.\"BillingPeriodStart\", '%Y-%m'), 'unknown') AS {q(schema.PARTITION_COLUMN)}")
+        if tally:
+            # what a part's tally reads (see _Tally): the lookups' misses, the reconciliation
+            # columns, the facts, and the keys of the rows that missed (NULL for the others)
+            sel += ["t.__hit IS NULL AS __tmiss", "k.__hit IS NULL AS __kmiss"]
+            sel += [f"b.{c}" for c in self.recon_cols] + [f"b.__f_{j}" for j in range(len(self.plan.facts))]
+            sel.append("CASE WHEN t.__hit IS NULL THEN b.\"Tags\" END AS __mk_0")
+            sel += [f"CASE WHEN k.__hit IS NULL THEN b.{q(c)} END AS __mk_{j}" for j, c in enumerate(self.class_keys, 1)]
         on_k = " AND ".join(f"b.{q(k)} IS NOT DISTINCT FROM k.{q(k)}" for k in self.class_keys)
         return (f"SELECT b.__seq, b.__row, COALESCE(b.__reason, t.__tbad) AS __reason, {', '.join(sel)} FROM ({base}) AS b "
                 f"LEFT JOIN ({tags}) AS t ON b.\"Tags\" IS NOT DISTINCT FROM t.__tk "
@@ -592,18 +604,19 @@ def _record_spans(scan: tuple[list[tuple[int, int]], int, bool], records: int
 
 
 class _PartCopies:
-    """The parts of one CSV file after its first, copied into ``folder`` (in the kernel,
-    ``copy_file_range``) so that DuckDB can read each as a file; the first part is read from
-    the file itself, up to its last record. The folder is removed on exit."""
+    """The parts of one CSV file (after its header), copied into ``folder`` (in the kernel,
+    ``copy_file_range``) so that DuckDB can read each as a file, and each read ends where its
+    part ends (a read of the file itself could only be stopped after a number of records,
+    and would then not show that a record spans two lines). The folder is removed on exit."""
 
     def __init__(self, path: Path, spans: list[tuple[int, int | None, int]], folder: Path) -> None:
-        self.files: list[Path | None] = [None]
+        self.files: list[Path] = []
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         try:
             with open(path, "rb", buffering=0) as src:
                 size = os.fstat(src.fileno()).st_size
-                for i, (start, end, _) in enumerate(spans[1:], 1):
+                for i, (start, end, _) in enumerate(spans):
                     out = folder / f"part-{i}.csv"
                     self.files.append(out)
                     with open(out, "wb", buffering=0) as dst:
@@ -915,115 +928,35 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
            options: IngestOptions, cuts=None) -> tuple[dict, list[tuple[Path, str]]]:
     """Write one file's ledger rows and quarantine into ``staging``; return its manifest
     entry and the staged files (with their paths in the ledger). ``cuts``: line ends found
-    while hashing the file (see :func:`_scan`)."""
+    while hashing the file (see :func:`_scan`); a large CSV file with cuts is written in
+    parts in one pass (:func:`_write_in_parts`), any other file in two: pass 1 counts and
+    sums, pass 2 writes."""
     small = path.stat().st_size <= SMALL_FILE_BYTES
     ingested_at = datetime.now(timezone.utc).replace(microsecond=0)
     pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
                      digest=res.hash, ingested_at=ingested_at)
     cols, extras = pipe.ledger_cols, pipe.extras
     n_recon = len(plan.recon)
-    group = [f"__rcur_{i}" for i in range(n_recon)] + (["__scur"] if plan.single_currency else []) + \
-        [q(k) for k in pipe.key_cols]
-    sums = [f"sum(__rsrc_{i}) AS __rsrc_{i}" for i in range(n_recon)]
-    names = list(raw_types)
-    # pass 1, one aggregate over the few columns it needs (DuckDB prunes the rest of the
-    # mapping; a large file is grouped by its source key columns first, see keys_sql):
-    # row counts, reconciliation amounts per currency, billing periods, lookup keys
-    grouped = None if small else pipe.keys_sql(group, plan.facts)
-    if plan.facts and not grouped:  # only the grouped pass 1 counts a sampled plan's facts
-        return _stage(con, res, path, probe, fmt, relation, raw_types, plan.replan(), tag_map, staging, options, cuts)
-    try:
-        if small:
-            # a small file is mapped once into a temporary table (with its raw records), so
-            # the big mapping SQL is planned once; for small files planning, not the rows,
-            # is the cost
-            con.execute(f"CREATE TEMP TABLE __b AS {pipe.base_raw}")
-            base = qbase = "SELECT * FROM __b"
-        else:
-            # a large file streams: the mapping runs per pass and nothing is held in memory
-            base, qbase = pipe.base, None
-        con.execute(f"CREATE TEMP TABLE chk AS {grouped}" if grouped else
-                    f"CREATE TEMP TABLE chk AS SELECT {', '.join(group)}, "
-                    f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period, count(*) AS __n"
-                    f"{''.join(', ' + x for x in sums)} FROM ({base}) AS __p GROUP BY ALL")
-        if plan.facts:
-            counts = con.execute("SELECT " + ", ".join(f"COALESCE(sum(__f_{i}), 0)" for i in range(len(plan.facts)))
-                                 + " FROM chk").fetchall()[0]
-            if not plan.confirm(dict(zip(plan.facts, counts))):
-                # the sample misled the plan (a unit of measure or a dataset it did not see)
-                con.execute("DROP TABLE chk")
-                return _stage(con, res, path, probe, fmt, relation, raw_types, plan.replan(), tag_map, staging,
-                              options, cuts)
-        enums = _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'])
-        enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys]))
-    except duckdb.Error as exc:
-        raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc
-    write_base = base if small else pipe.base_of(_numbered(relation, raw_types), enums=True)
-    sql = pipe.final(write_base, "SELECT * FROM tagl", "SELECT * FROM clsl", enum_constants=True, enums=enums)
-    res.source_rows = con.execute("SELECT COALESCE(sum(__n), 0) FROM chk").fetchall()[0][0]
-    if plan.single_currency:
-        cur = con.execute("SELECT DISTINCT __scur FROM chk WHERE __scur IS NOT NULL ORDER BY 1").fetchall()
-        if len(cur) > 1:
-            row = con.execute(f"SELECT min(__row) FROM ({base}) AS __p WHERE __scur <> {lit(cur[0][0])}"
-                              ).fetchall()[0][0]
-            raise MixedCurrencyError(f"format {fmt.name} allows one currency per file; found "
-                                     f"{', '.join(c[0] for c in cur)}", file=str(path), row=row,
-                                     column="BillingCurrency")
-
-    # pass 2: the good rows into the ledger layout; the quarantine is the rest
-    data_dir = staging / "data"
-    sel = ", ".join(q(c) for c in cols + extras)
     short = res.hash[:16]
-    periods = [r[0] for r in con.execute("SELECT DISTINCT __period FROM chk ORDER BY 1").fetchall()]
-    sel1 = ", ".join(q(c) for c in cols + extras if c != schema.PARTITION_COLUMN)
-
-    def write(cur, sql: str, stem: str) -> int:
-        if len(periods) == 1:
-            # the common case (one billing period per export): a plain COPY is much cheaper
-            # than DuckDB's partitioned writer
-            one = data_dir / f"{schema.PARTITION_COLUMN}={periods[0]}" / f"{stem}-0.parquet"
-            one.parent.mkdir(parents=True, exist_ok=True)
-            n = cur.execute(f"COPY (SELECT {sel1} FROM ({sql}) AS __p WHERE __reason IS NULL) TO {lit(str(one))} "
-                            f"({_LEDGER_PARQUET})").fetchall()[0][0]
-            if not n:
-                one.unlink()
-            return n
-        return cur.execute(
-            f"COPY (SELECT {sel} FROM ({sql}) AS __p WHERE __reason IS NULL) TO {lit(str(data_dir))} "
-            f"({_LEDGER_PARQUET}, PARTITION_BY ({q(schema.PARTITION_COLUMN)}), "
-            f"FILENAME_PATTERN {lit(stem + '-{i}')}, OVERWRITE_OR_IGNORE true)").fetchall()[0][0]
-
-    # a large CSV file is written in parts side by side (see _PartCopies), cut where the
-    # scan that hashed it found line ends
-    spans = None
-    if cuts and periods and not small and fmt.part_relation(probe, options, "-", names) is not None:
-        spans = _record_spans(cuts, res.source_rows)
-    if spans and shutil.disk_usage(staging).free < 2 * (path.stat().st_size - spans[1][0]):
-        spans = None  # no room for the copies: one stream
-    if spans:
-        # the parts are numbered from their first record and written side by side, each to
-        # its own files; the partition folders exist first so that no two writers create one
-        for p in periods:
-            (data_dir / f"{schema.PARTITION_COLUMN}={p}").mkdir(parents=True, exist_ok=True)
-
-        def write_part(i: int) -> int:
-            if i == 0:  # the file itself, its first records (the streaming limit ends the scan)
-                numbered = f"SELECT * FROM ({_numbered(relation, raw_types)}) AS __n LIMIT {spans[1][2]}"
-            else:
-                numbered = _numbered(fmt.part_relation(probe, options, str(copies.files[i]), names), raw_types,
-                                     spans[i][2])
-            part_sql = pipe.final(pipe.base_of(numbered, enums=True), "SELECT * FROM tagl", "SELECT * FROM clsl",
-                                  enum_constants=True, enums=enums)
-            cur = con.cursor()
-            try:
-                return write(cur, part_sql, f"part-{short}-{i}")
-            finally:
-                cur.close()
-
-        with _PartCopies(path, spans, staging / "parts") as copies, ThreadPoolExecutor(len(spans)) as pool:
-            written = sum(pool.map(write_part, range(len(spans))))
-    else:
-        written = write(con, sql, f"part-{short}") if periods else 0
+    data_dir = staging / "data"
+    base, qbase = pipe.base, None
+    names = list(raw_types)
+    written = src = None
+    if cuts and not small and fmt.part_relation(probe, options, "-", names) is not None:
+        got = _write_in_parts(con, res, path, probe, fmt, raw_types, plan, pipe, staging, options, cuts)
+        if got == "replan":  # the sample misled the plan (see Plan.facts)
+            return _stage(con, res, path, probe, fmt, relation, raw_types, plan.replan(), tag_map, staging, options,
+                          cuts)
+        if got is None:  # the file cannot be written in parts: two passes over one stream
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            written, src = got
+    if written is None:
+        written = _write_in_two_passes(con, res, path, fmt, relation, raw_types, plan, pipe, data_dir, short, small)
+        if written is None:
+            return _stage(con, res, path, probe, fmt, relation, raw_types, plan.replan(), tag_map, staging, options)
+        if small:
+            base = qbase = "SELECT * FROM __b"
     added = [(f, str(f.relative_to(staging))) for f in sorted(data_dir.rglob("*.parquet"))] if data_dir.exists() else []
     res.quarantined = res.source_rows - written
     qfile, qsums = None, {}
@@ -1060,11 +993,352 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
     res.rows = res.source_rows - res.quarantined
 
     # reconciliation: source (raw) vs ledger (as written) + quarantine (raw)
-    res.recon = _reconcile(con, plan, [f for f, rel in added if rel.startswith("data/")], qsums)
+    if src is None:
+        src = [dict(con.execute(f"SELECT __rcur_{i}, sum(__rsrc_{i}) FROM chk GROUP BY 1").fetchall())
+               for i in range(n_recon)]
+    res.recon = _reconcile(con, plan, src, [f for f, rel in added if rel.startswith("data/")], qsums)
     check_reconciled(res.recon, str(path))
     entry = manifest_entry(res, str(path), path.resolve(), fmt, plan, extras, ingested_at, tag_map, options,
                            [rel for _, rel in added], qfile)
     return entry, added
+
+
+def _write(cur, pipe: _Pipeline, sql: str, periods: list, data_dir: Path, stem: str,
+           keep: str = "__reason IS NULL") -> int:
+    """Write the rows of ``sql`` (a :meth:`_Pipeline.final`) for which ``keep`` holds into
+    ``data_dir`` (one folder per billing period), as files named ``stem``-N; the rows written."""
+    sel = ", ".join(q(c) for c in pipe.ledger_cols + pipe.extras)
+    if len(periods) == 1 and periods[0] is not None:
+        # the common case (one billing period per export): a plain COPY is much cheaper
+        # than DuckDB's partitioned writer
+        sel1 = ", ".join(q(c) for c in pipe.ledger_cols + pipe.extras if c != schema.PARTITION_COLUMN)
+        one = data_dir / f"{schema.PARTITION_COLUMN}={periods[0]}" / f"{stem}-0.parquet"
+        one.parent.mkdir(parents=True, exist_ok=True)
+        n = cur.execute(f"COPY (SELECT {sel1} FROM ({sql}) AS __p WHERE {keep}) TO {lit(str(one))} "
+                        f"({_LEDGER_PARQUET})").fetchall()[0][0]
+        if not n:
+            one.unlink()
+        return n
+    return cur.execute(
+        f"COPY (SELECT {sel} FROM ({sql}) AS __p WHERE {keep}) TO {lit(str(data_dir))} "
+        f"({_LEDGER_PARQUET}, PARTITION_BY ({q(schema.PARTITION_COLUMN)}), "
+        f"FILENAME_PATTERN {lit(stem + '-{i}')}, OVERWRITE_OR_IGNORE true)").fetchall()[0][0]
+
+
+def _write_in_two_passes(con, res: FileResult, path: Path, fmt, relation, raw_types, plan: Plan, pipe: _Pipeline,
+                         data_dir: Path, short: str, small: bool) -> int | None:
+    """Pass 1 (the temporary table ``chk``): row counts, reconciliation amounts per currency,
+    billing periods and lookup keys; then the lookups, and pass 2: the good rows into
+    ``data_dir``. Returns the rows written; sets ``res.source_rows``. None when a sampled
+    plan did not hold for the whole file (then the plan is built again)."""
+    n_recon = len(plan.recon)
+    group = [f"__rcur_{i}" for i in range(n_recon)] + (["__scur"] if plan.single_currency else []) + \
+        [q(k) for k in pipe.key_cols]
+    sums = [f"sum(__rsrc_{i}) AS __rsrc_{i}" for i in range(n_recon)]
+    # pass 1, one aggregate over the few columns it needs (DuckDB prunes the rest of the
+    # mapping; a large file is grouped by its source key columns first, see keys_sql)
+    grouped = None if small else pipe.keys_sql(group, plan.facts)
+    if plan.facts and not grouped:  # only the grouped pass 1 counts a sampled plan's facts
+        return None
+    try:
+        if small:
+            # a small file is mapped once into a temporary table (with its raw records), so
+            # the big mapping SQL is planned once; for small files planning, not the rows,
+            # is the cost
+            con.execute(f"CREATE TEMP TABLE __b AS {pipe.base_raw}")
+            base = "SELECT * FROM __b"
+        else:
+            # a large file streams: the mapping runs per pass and nothing is held in memory
+            base = pipe.base
+        con.execute(f"CREATE TEMP TABLE chk AS {grouped}" if grouped else
+                    f"CREATE TEMP TABLE chk AS SELECT {', '.join(group)}, "
+                    f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period, count(*) AS __n"
+                    f"{''.join(', ' + x for x in sums)} FROM ({base}) AS __p GROUP BY ALL")
+        if plan.facts:
+            counts = con.execute("SELECT " + ", ".join(f"COALESCE(sum(__f_{i}), 0)" for i in range(len(plan.facts)))
+                                 + " FROM chk").fetchall()[0]
+            if not plan.confirm(dict(zip(plan.facts, counts))):
+                # the sample misled the plan (a unit of measure or a dataset it did not see)
+                con.execute("DROP TABLE chk")
+                return None
+        enums = _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'])
+        enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys]))
+    except duckdb.Error as exc:
+        raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc
+    write_base = base if small else pipe.base_of(_numbered(relation, raw_types), enums=True)
+    sql = pipe.final(write_base, "SELECT * FROM tagl", "SELECT * FROM clsl", enum_constants=True, enums=enums)
+    res.source_rows = con.execute("SELECT COALESCE(sum(__n), 0) FROM chk").fetchall()[0][0]
+    if plan.single_currency:
+        cur = con.execute("SELECT DISTINCT __scur FROM chk WHERE __scur IS NOT NULL ORDER BY 1").fetchall()
+        if len(cur) > 1:
+            row = con.execute(f"SELECT min(__row) FROM ({base}) AS __p WHERE __scur <> {lit(cur[0][0])}"
+                              ).fetchall()[0][0]
+            raise MixedCurrencyError(f"format {fmt.name} allows one currency per file; found "
+                                     f"{', '.join(c[0] for c in cur)}", file=str(path), row=row,
+                                     column="BillingCurrency")
+    # pass 2: the good rows into the ledger layout; the quarantine is the rest
+    periods = [r[0] for r in con.execute("SELECT DISTINCT __period FROM chk ORDER BY 1").fetchall()]
+    return _write(con, pipe, sql, periods, data_dir, f"part-{short}") if periods else 0
+
+
+#: a large CSV file's sample for its lookups (see _sample_lines): this many slices of the
+#: file, each this many bytes
+_SAMPLE_SLICES, _SAMPLE_SLICE_BYTES = 64, 256 * 2**10
+
+
+def _sample_lines(path: Path, start: int, out: Path) -> bool:
+    """Write to ``out`` whole lines of ``path`` from ``_SAMPLE_SLICES`` evenly spaced slices
+    of its bytes after ``start`` (the header's end): the lookup keys and billing periods
+    of most files' rows, read without reading the file. A line cut by a slice is dropped;
+    the file's first line after ``start`` is kept.
+
+    Returns False when a sampled line has an odd number of quotes, a record over several
+    lines (the file is then not cut into parts)."""
+    size = path.stat().st_size
+    step = max((size - start) // _SAMPLE_SLICES, 1)
+    with open(path, "rb") as src, open(out, "wb") as dst:
+        prev = start
+        for a in range(start, size, step):
+            a = max(a, prev)  # slices longer than the step do not overlap
+            src.seek(a)
+            chunk = src.read(min(_SAMPLE_SLICE_BYTES, size - a))
+            head = 0 if a == start else chunk.find(b"\n") + 1
+            tail = chunk.rfind(b"\n") + 1
+            if 0 < head < tail or (a == start and tail):
+                lines = chunk[head:tail]
+                if lines.count(b'"') % 2 or any(line.count(b'"') % 2 for line in lines.split(b"\n")):
+                    return False
+                dst.write(lines)
+            prev = a + len(chunk)
+    return True
+
+
+class _Tally:
+    """What pass 1 of a two-pass write counts (:func:`_write_in_two_passes`), counted instead
+    by the write of one part of a CSV file (:func:`_write_in_parts`): a DuckDB scalar
+    function over Arrow batches in the write's filter, so it sees every row of the part
+    once. It returns whether to write the row: not when the row failed a check (the
+    quarantine gets it), nor when its key was not in a lookup or its billing period is not
+    the one being written (the fix-up writes it). Its arguments: ``__reason``, the three
+    miss flags (tags, classification, period), ``__seq``, the reconciliation columns
+    (``__rcur_i``, ``__rsrc_i`` pairs, then ``__scur`` if the format has one currency), the
+    facts of a sampled plan, then the lookup keys of the rows that missed (``Tags``, then
+    the classification keys).
+
+    Counted: ``rows``; ``sums`` (per reconciliation column: currency -> exact total, None
+    when every amount is NULL); ``currencies`` (single-currency formats); ``facts`` (rows
+    where each holds); ``missed`` (the ``__seq`` of the rows to fix up); ``missed_tags`` and
+    ``missed_classes`` (their keys)."""
+
+    def __init__(self, n_recon: int, single_currency: bool, n_facts: int, n_class_keys: int) -> None:
+        self.rows = 0
+        self.sums: list[dict] = [{} for _ in range(n_recon)]
+        self.currencies: set = set()
+        self.facts = [0] * n_facts
+        self.missed: list = []
+        self.missed_tags: set = set()
+        self.missed_classes: set = set()
+        self._shape = (n_recon, single_currency, n_facts, n_class_keys)
+        self._lock = threading.Lock()
+        # DuckDB takes a Python function's arity from its signature
+        n = 5 + 2 * n_recon + single_currency + n_facts + 1 + n_class_keys
+        self.__signature__ = inspect.Signature([inspect.Parameter(f"a{i}", inspect.Parameter.POSITIONAL_ONLY)
+                                                for i in range(n)])
+
+    def __call__(self, reason, tmiss, kmiss, pmiss, seq, *cols):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        dec = pa.decimal256(76, 18)  # no overflow in a batch's sum
+        n_recon, single, n_facts, n_keys = self._shape
+        bad = pc.is_valid(reason)
+        miss = pc.and_(pc.invert(bad), pc.or_(pc.or_(tmiss, kmiss), pmiss))
+        keep = pc.invert(pc.or_(bad, miss))
+        sums = []
+        for i in range(n_recon):
+            cur, amt = cols[2 * i], cols[2 * i + 1]
+            values = pc.unique(cur)
+            if len(values) == 1:  # the common case: one currency in the batch
+                sums.append([(values[0].as_py(), pc.sum(pc.cast(amt, dec)).as_py())])
+                continue
+            sums.append([(c.as_py(), pc.sum(pc.cast(pc.filter(
+                amt, pc.fill_null(pc.equal(cur, c), False) if c.is_valid else pc.is_null(cur)), dec)).as_py())
+                for c in values])
+        k = 2 * n_recon
+        currencies = set(pc.unique(cols[k]).to_pylist()) if single else set()
+        k += bool(single)
+        facts = [pc.sum(cols[k + j]).as_py() or 0 for j in range(n_facts)]
+        k += n_facts
+        n_missed = pc.sum(miss).as_py() or 0
+        if n_missed:
+            tm = pc.and_(miss, tmiss)
+            tags = set(pc.filter(cols[k], tm).to_pylist()) if pc.sum(tm).as_py() else set()
+            km = pc.and_(miss, kmiss)
+            classes = set(zip(*(pc.filter(c, km).to_pylist() for c in cols[k + 1:k + 1 + n_keys]))) \
+                if pc.sum(km).as_py() else set()
+            missed = pc.filter(seq, miss)
+        with self._lock:
+            self.rows += len(reason)
+            for acc, got in zip(self.sums, sums):
+                for c, s in got:
+                    acc[c] = _add(acc.get(c), s)
+            self.currencies |= currencies
+            self.facts = [a + b for a, b in zip(self.facts, facts)]
+            if n_missed:
+                self.missed.append(missed)
+                self.missed_tags |= tags
+                self.missed_classes |= classes
+        return keep
+
+    @property
+    def n_missed(self) -> int:
+        return sum(len(m) for m in self.missed)
+
+
+_EXACT = decimal.Context(prec=200, traps=[decimal.Inexact, decimal.Overflow])
+
+
+def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    """``a + b`` exactly, as SQL's ``sum`` adds: NULL only when both are."""
+    return b if a is None else a if b is None else _EXACT.add(a, b)
+
+
+def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, plan: Plan, pipe: _Pipeline,
+                    staging: Path, options: IngestOptions, cuts) -> tuple[int, list[dict]] | str | None:
+    """Write a large CSV file in one pass: its parts side by side, cut at the line ends
+    found while hashing it (see :class:`_PartCopies`), each part numbered from the lines
+    before it.
+
+    Nothing reads the file before: the lookups are built from a sample of its lines
+    (:func:`_sample_lines`), and each part's write counts, in its filter, what the first
+    pass of a two-pass write would have (:class:`_Tally`). Rows whose key the sample did
+    not have, or whose billing period is not the sample's, are held back and written
+    after, by a fix-up pass over those rows only, with the lookups completed.
+
+    Returns ``(rows written, source totals per reconciliation column)`` and sets
+    ``res.source_rows``; ``"replan"`` when a sampled plan does not hold for the whole file;
+    None when the file is not one record per line (a quoted newline: each part must have
+    exactly as many records as lines, which a part that does not checks), has more than
+    one currency where its format allows one, or cannot be read (the two-pass write then
+    tells why)."""
+    lines, ends_nl = cuts[1], cuts[2]
+    records = lines - (1 if ends_nl else 0)  # if each record is one line (checked below)
+    spans = _record_spans(cuts, records)
+    if spans is None or shutil.disk_usage(staging).free < 2 * path.stat().st_size:
+        return None  # fewer than two parts, or no room for the copies
+    names = list(raw_types)
+    short = res.hash[:16]
+    data_dir = staging / "data"
+    before = [s[2] for s in spans]
+    expected = [b - a for a, b in zip(before, before[1:] + [records])]
+    n_recon, n_facts = len(plan.recon), len(plan.facts)
+    tallies = [_Tally(n_recon, bool(plan.single_currency), n_facts, len(pipe.key_cols) - 1) for _ in spans]
+    fixes: list[str] = []
+    done = False
+    try:
+        sample = staging / "sample.csv"
+        try:
+            if not _sample_lines(path, spans[0][0], sample):
+                return None
+            sample_rel = fmt.part_relation(probe, options, str(sample), names)
+            keys = ", ".join(q(k) for k in pipe.key_cols)
+            con.execute(f"CREATE TEMP TABLE __sk AS SELECT {keys}, strftime(\"BillingPeriodStart\", '%Y-%m') AS __period "
+                        f"FROM ({pipe.base_of(_numbered(sample_rel, raw_types))}) AS __p GROUP BY ALL")
+        finally:
+            sample.unlink(missing_ok=True)
+        with _PartCopies(path, spans, staging / "parts") as copies:
+            enums = _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'], source="__sk")
+            enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys], source="__sk"))
+            periods = [r[0] for r in con.execute("SELECT DISTINCT __period FROM __sk WHERE __period IS NOT NULL")
+                       .fetchall()]
+            periods = periods if len(periods) == 1 else [None]
+            types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE __sk)").fetchall())
+            params = (["VARCHAR", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BIGINT"]
+                      + [schema.DECIMAL if c.startswith("__rsrc") else "VARCHAR" for c in pipe.recon_cols]
+                      + ["BOOLEAN"] * n_facts + [types[k] for k in pipe.key_cols])
+            pmiss = f"{q(schema.PARTITION_COLUMN)} <> {lit(periods[0])}" if periods[0] else "false"
+            args = ", ".join(["__reason", "__tmiss", "__kmiss", pmiss, "__seq", *pipe.recon_cols,
+                              *(f"__f_{j}" for j in range(n_facts)),
+                              *(f"__mk_{j}" for j in range(len(pipe.key_cols)))])
+
+            def part_sql(i: int, enums: dict, tally: bool = True) -> str:
+                numbered = _numbered(fmt.part_relation(probe, options, str(copies.files[i]), names), raw_types,
+                                     spans[i][2])
+                return pipe.final(pipe.base_of(numbered, enums=True), "SELECT * FROM tagl", "SELECT * FROM clsl",
+                                  enum_constants=True, enums=enums, tally=tally)
+
+            for p in periods:
+                (data_dir / f"{schema.PARTITION_COLUMN}={p}").mkdir(parents=True, exist_ok=True)
+
+            def write_part(i: int) -> int:
+                # the tally's function is the cursor's (DuckDB calls a Python function through
+                # the connection that registered it), its name the database's
+                cur, udf = con.cursor(), f"__tally_{short}_{i}"
+                try:
+                    cur.create_function(udf, tallies[i], params, "BOOLEAN", type="arrow", null_handling="special",
+                                        side_effects=True)
+                    try:
+                        return _write(cur, pipe, part_sql(i, enums), periods, data_dir, f"part-{short}-{i}",
+                                      keep=f"{udf}({args})")
+                    finally:
+                        cur.remove_function(udf)
+                finally:
+                    cur.close()
+
+            with ThreadPoolExecutor(len(spans)) as pool:
+                written = sum(pool.map(write_part, range(len(spans))))
+            if os.environ.get("AIFINOPS_DEBUG_PARTS"):
+                print("parts:", [t.rows for t in tallies], expected)
+            if [t.rows for t in tallies] != expected:
+                return None  # a quoted newline: the records are not the lines
+            if plan.single_currency and len(set().union(*(t.currencies for t in tallies)) - {None}) > 1:
+                return None  # the two-pass write names the first row of another currency
+            if plan.facts:
+                counts = [sum(t.facts[j] for t in tallies) for j in range(n_facts)]
+                if not plan.confirm(dict(zip(plan.facts, counts))):
+                    return "replan"
+            fix = [i for i, t in enumerate(tallies) if t.missed]
+            if fix:
+                # the rows held back: complete the lookups with their keys, then write just
+                # those rows of each part (a partitioned write: their period may be any)
+                sk = pipe.key_cols
+                rows = [(t, *([None] * (len(sk) - 1))) for x in tallies for t in x.missed_tags]
+                rows += [(None, *k) for x in tallies for k in x.missed_classes]
+                if rows:
+                    cast = ", ".join(f"CAST(unnest($p{j}) AS {types[c]}) AS {q(c)}" for j, c in enumerate(sk))
+                    con.execute(f"INSERT INTO __sk ({', '.join(q(c) for c in sk)}) SELECT {cast}",
+                                {f"p{j}": [None if r[j] is None else str(r[j]) for r in rows] for j in range(len(sk))})
+                con.execute("DROP TABLE tagl")
+                con.execute("DROP TABLE clsl")
+                enums = _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'], source="__sk")
+                enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys], source="__sk"))
+                import pyarrow as pa
+
+                for i in fix:
+                    fixes.append(f"__fix_{i}")
+                    con.from_arrow(pa.Table.from_arrays([pa.chunked_array(tallies[i].missed)], names=["s"])
+                                   ).create(f"__fix_{i}")
+
+                for i in fix:  # one at a time: a partitioned writer may create a period's folder
+                    written += _write(con, pipe, part_sql(i, enums, False), [None], data_dir, f"fix-{short}-{i}",
+                                      keep=f"__seq IN (SELECT s FROM __fix_{i}) AND __reason IS NULL")
+            done = True
+    except duckdb.Error as exc:
+        if os.environ.get("AIFINOPS_DEBUG_PARTS"):
+            print("parts:", exc)
+        return None  # the two-pass write reads the file again and says what is wrong with it
+    finally:
+        for t in fixes + ["__sk"] + ([] if done else ["tagl", "clsl"]):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+    res.source_rows = sum(t.rows for t in tallies)
+    src = []
+    for i in range(n_recon):
+        acc: dict = {}
+        for t in tallies:
+            for c, s in t.sums[i].items():
+                acc[c] = _add(acc.get(c), s)
+        src.append(acc)
+    return written, src
 
 
 def check_reconciled(recon: list[dict], file: str) -> None:
@@ -1116,8 +1390,10 @@ _LOOKUP_CACHE_KEYS = 200_000
 _ENUM_MAX_VALUES = 1000
 
 
-def _lookup(con, name: str, build, keys: list[str]) -> dict[str, str]:
-    """Create the table ``name`` = ``build(rel)`` over the distinct ``keys`` of ``chk``; the
+def _lookup(con, name: str, build, keys: list[str], source: str = "chk") -> dict[str, str]:
+    """Create the table ``name`` = ``build(rel)`` over the distinct ``keys`` of the table
+    ``source`` (pass 1's, or a sample's), with a ``__hit`` column, TRUE (a row that finds no
+    match in a LEFT JOIN has it NULL); the
     lookup SQL is planned and run only when a key is new to this process. (A table of the
     connection's in-memory database, not a temporary one: the parts of a large file are
     written through cursors, which do not see the connection's temporary tables.)
@@ -1125,7 +1401,7 @@ def _lookup(con, name: str, build, keys: list[str]) -> dict[str, str]:
     Returns the ENUM copies it adds: text column -> the same values as a column of type
     ``ENUM(its distinct values)``, for columns of 1 to ``_ENUM_MAX_VALUES`` values (see
     :meth:`_Pipeline.final`)."""
-    con.execute(f"CREATE TEMP TABLE __keys AS SELECT DISTINCT {', '.join(keys)} FROM chk")
+    con.execute(f"CREATE TEMP TABLE __keys AS SELECT DISTINCT {', '.join(keys)} FROM {source}")
     types = [t[1] for t in con.execute("DESCRIBE __keys").fetchall()]
     sig = hashlib.sha256((build("__keys") + repr(types)).encode()).hexdigest()
     cols, cache = _LOOKUPS.get(sig, (None, {}))
@@ -1141,7 +1417,7 @@ def _lookup(con, name: str, build, keys: list[str]) -> dict[str, str]:
             cache[row[:len(keys)]] = row
         con.execute("DROP TABLE __res")
     rows = [cache[k] for k in got]
-    sel = ", ".join(f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in cols)
+    sel = ", ".join(f"CAST({q(c)} AS {t}) AS {q(c)}" for c, t in cols) + ", TRUE AS __hit"
     enums: dict[str, str] = {}
     for i, (c, t) in enumerate(cols):
         values = sorted({r[i] for r in rows if r[i] is not None}) if t == "VARCHAR" else []
@@ -1162,12 +1438,14 @@ def _lookup(con, name: str, build, keys: list[str]) -> dict[str, str]:
     return enums
 
 
-def _reconcile(con, plan: Plan, data_files: list[Path], qsums: dict[int, dict]) -> list[dict]:
+def _reconcile(con, plan: Plan, sources: list[dict], data_files: list[Path], qsums: dict[int, dict]) -> list[dict]:
+    """Per reconciliation column and currency: the source total (``sources[i]``: currency ->
+    total, from the first pass or the parts' tallies), the ledger total read back from the
+    written ``data_files``, and the quarantined total."""
     out = []
     lst = "[" + ", ".join(lit(str(f)) for f in data_files) + "]"
     for i, r in enumerate(plan.recon):
-        src = dict(con.execute(
-            f"SELECT __rcur_{i}, sum(__rsrc_{i}) FROM chk GROUP BY 1").fetchall())
+        src = sources[i]
         qua = qsums.get(i, {})
         col = r.ledger_column
         if data_files:

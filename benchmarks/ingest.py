@@ -291,6 +291,7 @@ def main(argv=None) -> int:
     ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.generate_only:
+        args.workdir.mkdir(parents=True, exist_ok=True)
         print(generate(args.format, args.rows, args.workdir))
         return 0
     if args.repeat < 1:
