@@ -607,28 +607,51 @@ class _PartCopies:
     """The parts of one CSV file (after its header), copied into ``folder`` (in the kernel,
     ``copy_file_range``) so that DuckDB can read each as a file, and each read ends where its
     part ends (a read of the file itself could only be stopped after a number of records,
-    and would then not show that a record spans two lines). The folder is removed on exit."""
+    and would then not show that a record spans two lines). The parts are copied one after
+    the other in a thread; :meth:`wait` returns a part's file once it is there, so the first
+    part is written while the others are copied. The folder is removed on exit."""
 
     def __init__(self, path: Path, spans: list[tuple[int, int | None, int]], folder: Path) -> None:
-        self.files: list[Path] = []
+        self.files = [folder / f"part-{i}.csv" for i in range(len(spans))]
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
+        self._ready = [threading.Event() for _ in spans]
+        self._copied = [False] * len(spans)
+        self._error: BaseException | None = None
+        self._stop = False
+        self._thread = threading.Thread(target=self._copy, args=(path, spans), daemon=True)
+        self._thread.start()
+
+    def _copy(self, path: Path, spans) -> None:
         try:
             with open(path, "rb", buffering=0) as src:
                 size = os.fstat(src.fileno()).st_size
                 for i, (start, end, _) in enumerate(spans):
-                    out = folder / f"part-{i}.csv"
-                    self.files.append(out)
-                    with open(out, "wb", buffering=0) as dst:
+                    if self._stop:
+                        break
+                    with open(self.files[i], "wb", buffering=0) as dst:
                         _copy_span(src, dst, start, size if end is None else end)
-        except BaseException:
-            self.__exit__()
-            raise
+                    self._copied[i] = True
+                    self._ready[i].set()
+        except BaseException as exc:  # raised where a part that was not copied is waited for
+            self._error = exc
+        finally:
+            for e in self._ready:
+                e.set()
+
+    def wait(self, i: int) -> Path:
+        """Part ``i``'s file, once copied (OSError if it could not be)."""
+        self._ready[i].wait()
+        if not self._copied[i]:
+            raise self._error if isinstance(self._error, OSError) else OSError(f"part {i} of {self.files[i]} not copied")
+        return self.files[i]
 
     def __enter__(self) -> _PartCopies:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._stop = True
+        self._thread.join()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -818,7 +841,7 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
     t0 = time.perf_counter()
     res = FileResult(path=str(path))
     staged = None
-    cuts = None
+    cuts = sampled = None
     # a large file is opened and planned while it is hashed (the plan reads its first rows,
     # see SourceFormat.plan_sampled); the work is dropped when the hash finds it unchanged
     big = path.is_file() and path.stat().st_size > SMALL_FILE_BYTES
@@ -826,13 +849,17 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
     opened: tuple | Exception | None = None
     if path.is_file():
         try:
+            parts = _parts_for(path)
             with ThreadPoolExecutor(1) as pool:
-                scanning = pool.submit(_scan, path, _parts_for(path))
+                scanning = pool.submit(_scan, path, parts)
                 if big:
                     try:
                         opened = _open_and_plan(con, res, path, forced, options)
                     except (AifinopsError, duckdb.Error) as exc:
                         opened = exc  # raised below unless the file is unchanged
+                    else:
+                        if parts > 1:  # the lookups of a file to write in parts, from a sample
+                            sampled = _sample_while_hashing(con, path, opened, tag_map, options, temp_directory)
                 res.hash, cuts = scanning.result()
         except BaseException:
             if con is not None:
@@ -859,7 +886,7 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
         staging = ledger.new_staging()
         try:
             entry, added = _stage(con, res, path, probe, fmt, relation, raw_types, plan, tag_map, staging, options,
-                                  cuts)
+                                  cuts, sampled)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -872,6 +899,25 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
         con.close()
         res.seconds = time.perf_counter() - t0
     return res, staged
+
+
+def _sample_while_hashing(con, path: Path, opened: tuple, tag_map: TagMap, options: IngestOptions,
+                          temp_directory: str | None) -> _Sampled | bool | None:
+    """:func:`_sample_keys` of a file opened by :func:`_open_and_plan`, if it can be written
+    in parts; False when its sample shows a record over several lines; None when it is not
+    a CSV file to cut, or on an error (that the ingest then meets again, and reports)."""
+    probe, fmt, relation, raw_types, plan = opened
+    if fmt.part_relation(probe, options, "-", list(raw_types)) is None:
+        return None
+    try:
+        pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt, digest="",
+                         ingested_at=datetime.now(timezone.utc))  # lineage is not in the lookups
+        got = _sample_keys(con, path, probe, fmt, raw_types, pipe, options, temp_directory)
+        if got is not None:
+            pipe.base_of("SELECT 1", enums=True)  # its CASE ENUMs are parsed once per process (0.25 s)
+    except (AifinopsError, duckdb.Error, OSError):
+        return None
+    return False if got is None else got
 
 
 def _open_and_plan(con, res: FileResult, path: Path, forced, options: IngestOptions) -> tuple:
@@ -925,7 +971,8 @@ def _from_entry(res: FileResult, e: dict) -> None:
 
 
 def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, plan: Plan, tag_map, staging: Path,
-           options: IngestOptions, cuts=None) -> tuple[dict, list[tuple[Path, str]]]:
+           options: IngestOptions, cuts=None, sampled: _Sampled | bool | None = None
+           ) -> tuple[dict, list[tuple[Path, str]]]:
     """Write one file's ledger rows and quarantine into ``staging``; return its manifest
     entry and the staged files (with their paths in the ledger). ``cuts``: line ends found
     while hashing the file (see :func:`_scan`); a large CSV file with cuts is written in
@@ -943,7 +990,7 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
     names = list(raw_types)
     written = src = None
     if cuts and not small and fmt.part_relation(probe, options, "-", names) is not None:
-        got = _write_in_parts(con, res, path, probe, fmt, raw_types, plan, pipe, staging, options, cuts)
+        got = _write_in_parts(con, res, path, probe, fmt, raw_types, plan, pipe, staging, options, cuts, sampled)
         if got == "replan":  # the sample misled the plan (see Plan.facts)
             return _stage(con, res, path, probe, fmt, relation, raw_types, plan.replan(), tag_map, staging, options,
                           cuts)
@@ -1203,14 +1250,64 @@ def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:
     return b if a is None else a if b is None else _EXACT.add(a, b)
 
 
+@dataclass
+class _Sampled:
+    """The lookups of a large CSV file built from a sample of its lines (:func:`_sample_keys`):
+    the ENUM copies of the tables ``tagl`` and ``clsl`` (see :func:`_lookup`), the sample's
+    billing periods, and the types of the keys in the temporary table ``__sk``."""
+
+    enums: dict[str, str]
+    periods: list[str]
+    types: dict[str, str]
+
+
+def _sample_keys(con, path: Path, probe, fmt, raw_types, pipe: _Pipeline, options: IngestOptions,
+                 temp_directory: str | None = None) -> _Sampled | None:
+    """Create the lookup tables ``tagl`` and ``clsl`` of a large CSV file from a sample of
+    its lines (:func:`_sample_lines`), with the sample's keys and billing periods in the
+    temporary table ``__sk``. It needs neither the file's hash nor its cuts, so the ingest
+    runs it while hashing the file. None (and no table) when the sample shows a record over
+    several lines, or cannot be read."""
+    import tempfile
+
+    with open(path, "rb") as fh:
+        start = fh.read(2**20).find(b"\n") + 1  # the header's end
+    if not start:
+        return None
+    fd, name = tempfile.mkstemp(suffix=".csv", prefix="aifinops-sample-", dir=temp_directory)
+    os.close(fd)
+    sample = Path(name)
+    try:
+        if not _sample_lines(path, start, sample):
+            return None
+        rel = fmt.part_relation(probe, options, str(sample), list(raw_types))
+        con.execute(f"CREATE TEMP TABLE __sk AS SELECT {', '.join(q(k) for k in pipe.key_cols)}, "
+                    f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period "
+                    f"FROM ({pipe.base_of(_numbered(rel, raw_types))}) AS __p GROUP BY ALL")
+        enums = _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'], source="__sk")
+        enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys], source="__sk"))
+        periods = [r[0] for r in con.execute("SELECT DISTINCT __period FROM __sk WHERE __period IS NOT NULL "
+                                             "ORDER BY 1").fetchall()]
+        types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE __sk)").fetchall())
+    except duckdb.Error:
+        for t in ("__sk", "tagl", "clsl"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        return None
+    finally:
+        sample.unlink(missing_ok=True)
+    return _Sampled(enums, periods, types)
+
+
 def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, plan: Plan, pipe: _Pipeline,
-                    staging: Path, options: IngestOptions, cuts) -> tuple[int, list[dict]] | str | None:
+                    staging: Path, options: IngestOptions, cuts, sampled: _Sampled | bool | None = None
+                    ) -> tuple[int, list[dict]] | str | None:
     """Write a large CSV file in one pass: its parts side by side, cut at the line ends
     found while hashing it (see :class:`_PartCopies`), each part numbered from the lines
     before it.
 
     Nothing reads the file before: the lookups are built from a sample of its lines
-    (:func:`_sample_lines`), and each part's write counts, in its filter, what the first
+    (``sampled``, made while the file was hashed; False: the sample showed a record over
+    several lines; None: made here, see :func:`_sample_keys`), and each part's write counts, in its filter, what the first
     pass of a two-pass write would have (:class:`_Tally`). Rows whose key the sample did
     not have, or whose billing period is not the sample's, are held back and written
     after, by a fix-up pass over those rows only, with the lookups completed.
@@ -1224,35 +1321,25 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
     lines, ends_nl = cuts[1], cuts[2]
     records = lines - (1 if ends_nl else 0)  # if each record is one line (checked below)
     spans = _record_spans(cuts, records)
-    if spans is None or shutil.disk_usage(staging).free < 2 * path.stat().st_size:
-        return None  # fewer than two parts, or no room for the copies
     names = list(raw_types)
     short = res.hash[:16]
     data_dir = staging / "data"
-    before = [s[2] for s in spans]
-    expected = [b - a for a, b in zip(before, before[1:] + [records])]
     n_recon, n_facts = len(plan.recon), len(plan.facts)
-    tallies = [_Tally(n_recon, bool(plan.single_currency), n_facts, len(pipe.key_cols) - 1) for _ in spans]
+    tallies = [_Tally(n_recon, bool(plan.single_currency), n_facts, len(pipe.key_cols) - 1) for _ in spans or []]
     fixes: list[str] = []
     done = False
     try:
-        sample = staging / "sample.csv"
-        try:
-            if not _sample_lines(path, spans[0][0], sample):
+        if spans is None or shutil.disk_usage(staging).free < 2 * path.stat().st_size or sampled is False:
+            return None  # fewer than two parts, no room for the copies, or a record over several lines
+        if sampled is None:
+            sampled = _sample_keys(con, path, probe, fmt, raw_types, pipe, options)
+            if sampled is None:
                 return None
-            sample_rel = fmt.part_relation(probe, options, str(sample), names)
-            keys = ", ".join(q(k) for k in pipe.key_cols)
-            con.execute(f"CREATE TEMP TABLE __sk AS SELECT {keys}, strftime(\"BillingPeriodStart\", '%Y-%m') AS __period "
-                        f"FROM ({pipe.base_of(_numbered(sample_rel, raw_types))}) AS __p GROUP BY ALL")
-        finally:
-            sample.unlink(missing_ok=True)
+        before = [s[2] for s in spans]
+        expected = [b - a for a, b in zip(before, before[1:] + [records])]
+        enums, types = sampled.enums, sampled.types
+        periods = sampled.periods if len(sampled.periods) == 1 else [None]
         with _PartCopies(path, spans, staging / "parts") as copies:
-            enums = _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'], source="__sk")
-            enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys], source="__sk"))
-            periods = [r[0] for r in con.execute("SELECT DISTINCT __period FROM __sk WHERE __period IS NOT NULL")
-                       .fetchall()]
-            periods = periods if len(periods) == 1 else [None]
-            types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE __sk)").fetchall())
             params = (["VARCHAR", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BIGINT"]
                       + [schema.DECIMAL if c.startswith("__rsrc") else "VARCHAR" for c in pipe.recon_cols]
                       + ["BOOLEAN"] * n_facts + [types[k] for k in pipe.key_cols])
@@ -1262,7 +1349,7 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
                               *(f"__mk_{j}" for j in range(len(pipe.key_cols)))])
 
             def part_sql(i: int, enums: dict, tally: bool = True) -> str:
-                numbered = _numbered(fmt.part_relation(probe, options, str(copies.files[i]), names), raw_types,
+                numbered = _numbered(fmt.part_relation(probe, options, str(copies.wait(i)), names), raw_types,
                                      spans[i][2])
                 return pipe.final(pipe.base_of(numbered, enums=True), "SELECT * FROM tagl", "SELECT * FROM clsl",
                                   enum_constants=True, enums=enums, tally=tally)
@@ -1287,8 +1374,6 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
 
             with ThreadPoolExecutor(len(spans)) as pool:
                 written = sum(pool.map(write_part, range(len(spans))))
-            if os.environ.get("AIFINOPS_DEBUG_PARTS"):
-                print("parts:", [t.rows for t in tallies], expected)
             if [t.rows for t in tallies] != expected:
                 return None  # a quoted newline: the records are not the lines
             if plan.single_currency and len(set().union(*(t.currencies for t in tallies)) - {None}) > 1:
@@ -1323,10 +1408,10 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
                     written += _write(con, pipe, part_sql(i, enums, False), [None], data_dir, f"fix-{short}-{i}",
                                       keep=f"__seq IN (SELECT s FROM __fix_{i}) AND __reason IS NULL")
             done = True
-    except duckdb.Error as exc:
-        if os.environ.get("AIFINOPS_DEBUG_PARTS"):
-            print("parts:", exc)
-        return None  # the two-pass write reads the file again and says what is wrong with it
+    except (duckdb.Error, OSError):
+        # the two-pass write reads the file in one stream, and says what is wrong with it
+        shutil.rmtree(data_dir, ignore_errors=True)
+        return None
     finally:
         for t in fixes + ["__sk"] + ([] if done else ["tagl", "clsl"]):
             con.execute(f"DROP TABLE IF EXISTS {t}")
