@@ -1166,54 +1166,68 @@ class _Tally:
     function over Arrow batches in the write's filter, so it sees every row of the part
     once. It returns whether to write the row: not when the row failed a check (the
     quarantine gets it), nor when its key was not in a lookup or its billing period is not
-    the one being written (the fix-up writes it). Its arguments: ``__reason``, the three
-    miss flags (tags, classification, period), ``__seq``, the reconciliation columns
-    (``__rcur_i``, ``__rsrc_i`` pairs, then ``__scur`` if the format has one currency), the
-    facts of a sampled plan, then the lookup keys of the rows that missed (``Tags``, then
-    the classification keys).
+    the one being written (the fix-up writes it).
 
-    Counted: ``rows``; ``sums`` (per reconciliation column: currency -> exact total, None
-    when every amount is NULL); ``currencies`` (single-currency formats); ``facts`` (rows
-    where each holds); ``missed`` (the ``__seq`` of the rows to fix up); ``missed_tags`` and
-    ``missed_classes`` (their keys)."""
+    Its arguments: whether the row failed a check, the three miss flags (tags,
+    classification, period), ``__seq``, the distinct currency columns of the reconciliation
+    (``currency_of[i]``: the one of amount ``i``; ``single_at``: the one a single-currency
+    format checks), the reconciliation amounts ``__rsrc_i``, the facts of a sampled plan,
+    then the lookup keys of the rows that missed (``Tags``, then ``n_class_keys``
+    classification keys; NULL for the other rows).
 
-    def __init__(self, n_recon: int, single_currency: bool, n_facts: int, n_class_keys: int) -> None:
+    Counted: ``rows``; ``sums`` (per reconciliation amount: currency -> exact total, None
+    when every amount is NULL, as SQL's ``sum``); ``currencies`` (single-currency formats);
+    ``facts`` (rows where each holds); ``missed`` (the ``__seq`` of the rows to fix up);
+    ``missed_tags`` and ``missed_classes`` (their keys).
+
+    Example:
+        >>> import duckdb
+        >>> t = _Tally(currency_of=[0], single_at=None, n_facts=0, n_class_keys=0)
+        >>> con = duckdb.connect()
+        >>> _ = con.create_function("tally", t, ["BOOLEAN"] * 4 + ["BIGINT", "VARCHAR", "DECIMAL(38,18)", "VARCHAR"],
+        ...                         "BOOLEAN", type="arrow", null_handling="special", side_effects=True)
+        >>> con.execute("SELECT count(*) FROM (VALUES (false, 'USD', 1.5), (true, 'USD', 2.25), (false, 'EUR', 1)) "
+        ...             "v(bad, c, x) WHERE tally(bad, false, false, false, 1, c, x, NULL)").fetchall()
+        [(2,)]
+        >>> t.rows, {c: str(v) for c, v in sorted(t.sums[0].items())}
+        (3, {'EUR': '1.000000000000000000', 'USD': '3.750000000000000000'})
+    """
+
+    def __init__(self, currency_of: list[int], single_at: int | None, n_facts: int, n_class_keys: int) -> None:
         self.rows = 0
-        self.sums: list[dict] = [{} for _ in range(n_recon)]
+        self.sums: list[dict] = [{} for _ in currency_of]
         self.currencies: set = set()
         self.facts = [0] * n_facts
         self.missed: list = []
         self.missed_tags: set = set()
         self.missed_classes: set = set()
-        self._shape = (n_recon, single_currency, n_facts, n_class_keys)
+        n_cur = max([*currency_of, -1 if single_at is None else single_at], default=-1) + 1
+        self._shape = (n_cur, currency_of, single_at, n_facts, n_class_keys)
         self._lock = threading.Lock()
         # DuckDB takes a Python function's arity from its signature
-        n = 5 + 2 * n_recon + single_currency + n_facts + 1 + n_class_keys
+        n = 5 + n_cur + len(currency_of) + n_facts + 1 + n_class_keys
         self.__signature__ = inspect.Signature([inspect.Parameter(f"a{i}", inspect.Parameter.POSITIONAL_ONLY)
                                                 for i in range(n)])
 
-    def __call__(self, reason, tmiss, kmiss, pmiss, seq, *cols):
-        import pyarrow as pa
+    def __call__(self, bad, tmiss, kmiss, pmiss, seq, *cols):
         import pyarrow.compute as pc
 
-        dec = pa.decimal256(76, 18)  # no overflow in a batch's sum
-        n_recon, single, n_facts, n_keys = self._shape
-        bad = pc.is_valid(reason)
-        miss = pc.and_(pc.invert(bad), pc.or_(pc.or_(tmiss, kmiss), pmiss))
+        n_cur, currency_of, single_at, n_facts, n_keys = self._shape
+        curs, amts = cols[:n_cur], cols[n_cur:n_cur + len(currency_of)]
+        k = n_cur + len(currency_of)
+        miss = pc.and_not(pc.or_(pc.or_(tmiss, kmiss), pmiss), bad)
         keep = pc.invert(pc.or_(bad, miss))
+        values = [pc.unique(c) for c in curs]
         sums = []
-        for i in range(n_recon):
-            cur, amt = cols[2 * i], cols[2 * i + 1]
-            values = pc.unique(cur)
-            if len(values) == 1:  # the common case: one currency in the batch
-                sums.append([(values[0].as_py(), pc.sum(pc.cast(amt, dec)).as_py())])
+        for amt, ci in zip(amts, currency_of):
+            cur, vals = curs[ci], values[ci]
+            if len(vals) == 1:  # the common case: one currency in the batch
+                sums.append([(vals[0].as_py(), pc.sum(amt).as_py())])
                 continue
-            sums.append([(c.as_py(), pc.sum(pc.cast(pc.filter(
-                amt, pc.fill_null(pc.equal(cur, c), False) if c.is_valid else pc.is_null(cur)), dec)).as_py())
-                for c in values])
-        k = 2 * n_recon
-        currencies = set(pc.unique(cols[k]).to_pylist()) if single else set()
-        k += bool(single)
+            sums.append([(c.as_py(), pc.sum(pc.filter(
+                amt, pc.fill_null(pc.equal(cur, c), False) if c.is_valid else pc.is_null(cur))).as_py())
+                for c in vals])
+        currencies = set(values[single_at].to_pylist()) if single_at is not None else set()
         facts = [pc.sum(cols[k + j]).as_py() or 0 for j in range(n_facts)]
         k += n_facts
         n_missed = pc.sum(miss).as_py() or 0
@@ -1225,7 +1239,7 @@ class _Tally:
                 if pc.sum(km).as_py() else set()
             missed = pc.filter(seq, miss)
         with self._lock:
-            self.rows += len(reason)
+            self.rows += len(bad)
             for acc, got in zip(self.sums, sums):
                 for c, s in got:
                     acc[c] = _add(acc.get(c), s)
@@ -1236,10 +1250,6 @@ class _Tally:
                 self.missed_tags |= tags
                 self.missed_classes |= classes
         return keep
-
-    @property
-    def n_missed(self) -> int:
-        return sum(len(m) for m in self.missed)
 
 
 _EXACT = decimal.Context(prec=200, traps=[decimal.Inexact, decimal.Overflow])
@@ -1325,7 +1335,14 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
     short = res.hash[:16]
     data_dir = staging / "data"
     n_recon, n_facts = len(plan.recon), len(plan.facts)
-    tallies = [_Tally(n_recon, bool(plan.single_currency), n_facts, len(pipe.key_cols) - 1) for _ in spans or []]
+    # the tallies' currency columns: each distinct currency expression once
+    first: dict[str, str] = {}
+    for c in [f"__rcur_{i}" for i in range(n_recon)] + (["__scur"] if plan.single_currency else []):
+        first.setdefault(pipe.exprs[c], c)
+    currency_cols, currency_sql = list(first.values()), list(first)
+    currency_of = [currency_sql.index(pipe.exprs[f"__rcur_{i}"]) for i in range(n_recon)]
+    single_at = currency_sql.index(pipe.exprs["__scur"]) if plan.single_currency else None
+    tallies = [_Tally(currency_of, single_at, n_facts, len(pipe.key_cols) - 1) for _ in spans or []]
     fixes: list[str] = []
     done = False
     try:
@@ -1340,12 +1357,11 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
         enums, types = sampled.enums, sampled.types
         periods = sampled.periods if len(sampled.periods) == 1 else [None]
         with _PartCopies(path, spans, staging / "parts") as copies:
-            params = (["VARCHAR", "BOOLEAN", "BOOLEAN", "BOOLEAN", "BIGINT"]
-                      + [schema.DECIMAL if c.startswith("__rsrc") else "VARCHAR" for c in pipe.recon_cols]
+            params = (["BOOLEAN"] * 4 + ["BIGINT"] + ["VARCHAR"] * len(currency_cols) + [schema.DECIMAL] * n_recon
                       + ["BOOLEAN"] * n_facts + [types[k] for k in pipe.key_cols])
             pmiss = f"{q(schema.PARTITION_COLUMN)} <> {lit(periods[0])}" if periods[0] else "false"
-            args = ", ".join(["__reason", "__tmiss", "__kmiss", pmiss, "__seq", *pipe.recon_cols,
-                              *(f"__f_{j}" for j in range(n_facts)),
+            args = ", ".join(["__reason IS NOT NULL", "__tmiss", "__kmiss", pmiss, "__seq", *currency_cols,
+                              *(f"__rsrc_{i}" for i in range(n_recon)), *(f"__f_{j}" for j in range(n_facts)),
                               *(f"__mk_{j}" for j in range(len(pipe.key_cols)))])
 
             def part_sql(i: int, enums: dict, tally: bool = True) -> str:
