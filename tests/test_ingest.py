@@ -354,6 +354,85 @@ def test_csv_parts_equal_one_stream(tmp_path, monkeypatch, months):
     assert Ledger(tmp_path / "parts").query("SELECT x_SourceRow FROM quarantine")["x_SourceRow"].tolist() == [18]
 
 
+@pytest.mark.parametrize("sample_lines", [2, 10_000])
+def test_csv_parts_fix_up_what_the_sample_missed(tmp_path, monkeypatch, sample_lines):
+    """The parts of a large CSV file are written with lookups built from a sample of its
+    lines. Rows whose tags, classification key or billing period the sample did not have
+    are held back by the parts' tallies and written by a fix-up over just those rows, with
+    the lookups completed: the same ledger, quarantine and totals as two passes over one
+    stream, whether the sample saw two lines or the whole file. A bad Tags value that only
+    the fix-up meets goes to the quarantine."""
+    import aifinops.ingest as ing
+
+    rows = []
+    for i in range(1, 600):
+        month = 1 if i < 300 else 2  # the second month only after the sample
+        tags = f'"{{""team"": ""t{i % 9}"", ""feature"": ""f{i % 13}""}}"'
+        unit = "Hours" if i % 5 else "1K Tokens"
+        rows.append(f"{i}.{i % 7},{i}.{i % 3},2025-0{month}-0{1 + i % 9},{'USD' if i % 4 else 'EUR'},Usage,"
+                    f"S{i % 11},{tags},{unit}\n")
+    rows[17] = "oops,1,2025-01-02,USD,Usage,S3,,Hours\n"
+    rows[450] = "5,5,2025-02-02,USD,Usage,S3,not json,Hours\n"
+    header = HEADER.rstrip("\n") + ",ConsumedUnit\n"
+    f = write(tmp_path / "p.csv", "".join(rows), header)
+    monkeypatch.setattr(ing, "SMALL_FILE_BYTES", 0)
+    monkeypatch.setattr(ing, "_parts_for", lambda path: 3)
+    monkeypatch.setattr(ing, "_SAMPLE_SLICES", 1)
+    monkeypatch.setattr(ing, "_SAMPLE_SLICE_BYTES", len(header) + sum(len(r) for r in rows[:sample_lines]))
+    two = ing._write_in_two_passes
+    monkeypatch.setattr(ing, "_write_in_two_passes", lambda *a: pytest.fail("not written in parts"))
+    parts = ingest([f], tmp_path / "parts").files[0]
+    fixed = sorted(p.name.split("-")[0] for p in (tmp_path / "parts" / "data").rglob("*.parquet"))
+    assert ("fix" in fixed) == (sample_lines == 2)
+    monkeypatch.setattr(ing, "_write_in_two_passes", two)
+    monkeypatch.setattr(ing, "_record_spans", lambda *a: None)
+    one = ingest([f], tmp_path / "one").files[0]
+    assert (parts.status, parts.rows, parts.quarantined) == (one.status, one.rows, one.quarantined) == \
+        ("quarantined", 597, 2)
+    assert parts.recon == one.recon
+    q = "SELECT * EXCLUDE (x_IngestedAt) FROM ledger ORDER BY x_SourceRow"
+    got, want = Ledger(tmp_path / "parts").query(q), Ledger(tmp_path / "one").query(q)
+    assert got.equals(want)
+    assert sorted(set(got["x_Team"])) == [f"t{i}" for i in range(9)]
+    q = "SELECT x_SourceRow, x_QuarantineReason FROM quarantine ORDER BY 1"
+    assert Ledger(tmp_path / "parts").query(q).equals(Ledger(tmp_path / "one").query(q))
+    assert Ledger(tmp_path / "parts").query(q)["x_SourceRow"].tolist() == [18, 451]
+
+
+def test_tally_counts_what_pass_one_sums():
+    """A part's tally (the Arrow function in its write's filter) counts rows, sums amounts
+    per currency exactly (NULL currency and all-NULL amounts as SQL's GROUP BY and sum),
+    collects single-currency values, facts, and the keys and positions of the rows it
+    holds back; it keeps the rows that neither failed a check nor missed a lookup."""
+    import duckdb
+
+    import aifinops.ingest as ing
+
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE v AS SELECT i AS seq, i % 10 = 0 AS bad, i % 7 = 0 AS tmiss, i % 11 = 0 AS kmiss,
+        CASE i % 3 WHEN 0 THEN 'USD' WHEN 1 THEN 'EUR' END AS cur,
+        CAST(CASE WHEN i % 5 = 0 THEN NULL ELSE i / 8 END AS DECIMAL(38,18)) AS amt,
+        CAST(CASE WHEN cur IS NOT NULL THEN 12345678901234567.123456789012345678 END AS DECIMAL(38,18)) AS big,
+        'USD' AS one, i % 2 = 0 AS fact,
+        CASE WHEN i % 7 = 0 THEN 'tag' || (i % 4) END AS tkey, CASE WHEN i % 11 = 0 THEN 'u' || (i % 3) END AS ckey
+        FROM range(1, 5001) r(i)""")
+    t = ing._Tally(currency_of=[0, 0], single_at=1, n_facts=1, n_class_keys=1)
+    con.create_function("tally", t, ["BOOLEAN"] * 4 + ["BIGINT", "VARCHAR", "VARCHAR"] + ["DECIMAL(38,18)"] * 2
+                        + ["BOOLEAN", "VARCHAR", "VARCHAR"], "BOOLEAN", type="arrow", null_handling="special",
+                        side_effects=True)
+    kept = con.execute("SELECT seq FROM v WHERE tally(bad, tmiss, kmiss, false, seq, cur, one, amt, big, fact, "
+                       "tkey, ckey) ORDER BY 1").fetchall()
+    assert kept == con.execute("SELECT seq FROM v WHERE NOT bad AND NOT tmiss AND NOT kmiss ORDER BY 1").fetchall()
+    assert t.rows == 5000 and t.facts == [2500] and t.currencies == {"USD"}
+    for i, col in enumerate(["amt", "big"]):
+        assert t.sums[i] == dict(con.execute(f"SELECT cur, sum({col}) FROM v GROUP BY 1").fetchall())
+    missed = sorted(x for m in t.missed for x in m.to_pylist())
+    assert missed == [r[0] for r in con.execute("SELECT seq FROM v WHERE NOT bad AND (tmiss OR kmiss) ORDER BY 1")
+                      .fetchall()]
+    assert t.missed_tags == {f"tag{i}" for i in range(4)}
+    assert t.missed_classes == {(f"u{i}",) for i in range(3)}
+
+
 def test_engine_cursors_read_timestamps_in_utc():
     """The parts of a large CSV file are written through cursors; a cursor must read naive
     timestamps in UTC as the connection does, whatever the machine's time zone."""
