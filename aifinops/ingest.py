@@ -282,6 +282,10 @@ def _fast_trim(x: str) -> str:
             f"AND NOT ends_with({x}, ' ') THEN {x} ELSE NULLIF(TRIM({x}), '') END")
 
 
+#: a parsed text cast to TIMESTAMPTZ, as :meth:`Source.ts` writes it (see _shared_parses)
+_NAIVE_TO_TZ = re.compile(r"CAST\((TRY_STRPTIME\(\"[^\"]+\", '[^']*'\)) AS TIMESTAMPTZ\)")
+
+
 def _shared_parses(exprs: dict[str, str], raw_types: dict[str, str]) -> tuple[list[dict[str, str]], dict[str, str]]:
     """``exprs`` with each text column's parses (:meth:`Source.text`, :meth:`Source.num`,
     :meth:`Source.ts` of the raw column, found verbatim in the SQL) read from a column
@@ -310,15 +314,19 @@ def _shared_parses(exprs: dict[str, str], raw_types: dict[str, str]) -> tuple[li
     # the parses the SQL may hold: numbers at each decimal type it reads, timestamps
     parsed = [src.num(by_quoted[col], dec.replace(" ", "")) for col, dec in sorted(set(_NUM_TYPES.findall(joined)))
               if col in by_quoted]
-    parsed += [src.ts(c) for c in text_cols]
+    ts_list = [src.ts(c) for c in text_cols]
+    parsed += ts_list
     taken = set(raw_types)
     names = (f"__p{i}" for i in range(10**6) if f"__p{i}" not in taken)
     out = dict(exprs)
     second: dict[str, str] = {}
+    ts_names = set()
     for sql in sorted(dict.fromkeys(parsed), key=len, reverse=True):
         if any(sql in v for v in out.values()):
             name = next(names)
             second[name] = sql
+            if sql in ts_list:
+                ts_names.add(name)
             out = {k: v.replace(sql, q(name)) for k, v in out.items()}
     first: dict[str, str] = {}
     for c in text_cols:
@@ -328,6 +336,15 @@ def _shared_parses(exprs: dict[str, str], raw_types: dict[str, str]) -> tuple[li
             first[name] = _fast_trim(q(c))
             out = {k: v.replace(sql, q(name)) for k, v in out.items()}
             second = {k: v.replace(sql, q(name)) for k, v in second.items()}
+    # timestamps without ICU's calendar (the engine's sessions are in UTC, see engine.connect,
+    # where a TIMESTAMP's and a TIMESTAMPTZ's microseconds are the same and a day is 86,400
+    # s): a parsed text cast by its microseconds, one day added to a parsed timestamp as
+    # microseconds (0.1 s per million values each, against 0.004)
+    second = {n: _NAIVE_TO_TZ.sub(r"make_timestamptz(epoch_us(\1))", sql) if n in ts_names else sql
+              for n, sql in second.items()}
+    plus_day = re.compile(r'("(?:' + "|".join(map(re.escape, ts_names)) + r')") \+ INTERVAL 1 DAY\b') if ts_names else None
+    if plus_day is not None:
+        out = {k: plus_day.sub(r"make_timestamptz(epoch_us(\1) + 86400000000)", v) for k, v in out.items()}
     return [first, second], out
 
 
@@ -548,7 +565,9 @@ class _Pipeline:
             over.update({c: f"CAST({v} AS ENUM({v}))" for c, v in self.constants.items() if c not in over})
         sel = [f"{over[c]} AS {q(c)}" if c in over else f"b.{q(c)}" for c in self.col_types]
         sel += [f"{over[c]} AS {q(c)}" if c in over else f"b.{q(c)}" for c in self.extras]
-        sel.append(f"COALESCE(strftime(b.\"BillingPeriodStart\", '%Y-%m'), 'unknown') AS {q(schema.PARTITION_COLUMN)}")
+        # DuckDB's write path formats the period without ICU's calendar (sessions are in UTC)
+        start = 'make_timestamp(epoch_us(b."BillingPeriodStart"))' if enum_constants else 'b."BillingPeriodStart"'
+        sel.append(f"COALESCE(strftime({start}, '%Y-%m'), 'unknown') AS {q(schema.PARTITION_COLUMN)}")
         if tally:
             # what a part's tally reads (see _Tally): the lookups' misses, the reconciliation
             # columns, the facts, and the keys of the rows that missed (NULL for the others)

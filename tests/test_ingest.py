@@ -531,6 +531,32 @@ def test_enum_columns_change_no_value(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+def test_shared_parses_read_timestamps_without_icu_as_with_it():
+    """The write path's layers parse timestamps and add a day by microseconds instead of
+    ICU's calendar (the engine's sessions are in UTC): the same values for every date
+    format, offsets, month and year ends, a leap day, blanks and bad texts."""
+    from aifinops.engine import connect
+    from aifinops.sql import Source
+
+    import aifinops.ingest as ing
+
+    texts = ["03/31/2025", "12/31/2024", "02/29/2024", "2/3/2025", "03/09/2025 01:59:59", "11/02/2025 11:30:00 PM",
+             "2025-03-30T01:00Z", "2025-10-26T02:30+02:00", "2025-01-01T00:00-05:30", "2025/06/30", "31.12.2025",
+             "1.2.25", "12/31/99", "2025-02-28", "2025-06-01 12:00:00", " 06/01/2025 ", "", None, "13/45/2025",
+             "garbage", "02/30/2025"]
+    raw = {"d": "VARCHAR"}
+    src = Source(raw)
+    exprs = {"t": src.ts("d"), "end": f"({src.ts('d')} + INTERVAL 1 DAY)"}
+    layers, out = ing._shared_parses(exprs, raw)
+    assert "make_timestamptz" in layers[1][next(iter(layers[1]))] and "INTERVAL" not in out["end"]
+    con = connect()
+    con.execute("CREATE TABLE src AS SELECT unnest($t) AS d", {"t": texts})
+    want = con.execute(f"SELECT {exprs['t']}, {exprs['end']} FROM src").fetchall()
+    got = con.execute(f"SELECT {out['t']}, {out['end']} FROM ({ing._layered('SELECT * FROM src', layers)})").fetchall()
+    assert got == want
+    assert sum(w[0] is not None for w in want) >= 15
+
+
 def test_shared_parses_write_the_same_ledger(tmp_path, monkeypatch):
     """The write path parses each text column once per row (:func:`_shared_parses`, with the
     fast TRIM): the same ledger, quarantine and totals as parsing in every expression, over
