@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import functools
 import hashlib
@@ -869,16 +870,21 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
     if path.is_file():
         try:
             parts = _parts_for(path)
-            with ThreadPoolExecutor(1) as pool:
+            with ThreadPoolExecutor(1) as pool, \
+                    (_sample_file(path, temp_directory) if big and parts > 1 else contextlib.nullcontext()) as sample:
                 scanning = pool.submit(_scan, path, parts)
                 if big:
                     try:
-                        opened = _open_and_plan(con, res, path, forced, options)
+                        # a CSV file to write in parts is planned from a sample of its lines
+                        opened = _open_and_plan(con, res, path, forced, options, sample or None)
                     except (AifinopsError, duckdb.Error) as exc:
                         opened = exc  # raised below unless the file is unchanged
                     else:
-                        if parts > 1:  # the lookups of a file to write in parts, from a sample
-                            sampled = _sample_while_hashing(con, path, opened, tag_map, options, temp_directory)
+                        if sample is False:  # a record over several lines: not in parts
+                            sampled = False
+                        elif sample and opened[1].part_relation(opened[0], options, "-", list(opened[3])) is not None:
+                            # the lookups of a file to write in parts, from the sample
+                            sampled = _sample_while_hashing(con, path, opened, tag_map, options, sample)
                 res.hash, cuts = scanning.result()
         except BaseException:
             if con is not None:
@@ -921,30 +927,33 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
 
 
 def _sample_while_hashing(con, path: Path, opened: tuple, tag_map: TagMap, options: IngestOptions,
-                          temp_directory: str | None) -> _Sampled | bool | None:
-    """:func:`_sample_keys` of a file opened by :func:`_open_and_plan`, if it can be written
-    in parts; False when its sample shows a record over several lines; None when it is not
-    a CSV file to cut, or on an error (that the ingest then meets again, and reports)."""
+                          sample: Path) -> _Sampled | bool:
+    """:func:`_sample_keys` of a file opened by :func:`_open_and_plan`, from its ``sample``;
+    False on an error (that the ingest then meets again, and reports)."""
     probe, fmt, relation, raw_types, plan = opened
-    if fmt.part_relation(probe, options, "-", list(raw_types)) is None:
-        return None
     try:
         pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt, digest="",
                          ingested_at=datetime.now(timezone.utc))  # lineage is not in the lookups
-        got = _sample_keys(con, path, probe, fmt, raw_types, pipe, options, temp_directory)
-        if got is not None:
-            pipe.base_of("SELECT 1", enums=True)  # its CASE ENUMs are parsed once per process (0.25 s)
+        # the write path's CASE ENUMs are parsed once per process (0.3 s of Python), here
+        # beside DuckDB's work on the sample
+        with ThreadPoolExecutor(1) as pool:
+            warm = pool.submit(lambda: pipe.enum_exprs)
+            got = _sample_keys(con, sample, probe, fmt, raw_types, pipe, options)
+            warm.result()
     except (AifinopsError, duckdb.Error, OSError):
-        return None
+        return False
     return False if got is None else got
 
 
-def _open_and_plan(con, res: FileResult, path: Path, forced, options: IngestOptions) -> tuple:
+def _open_and_plan(con, res: FileResult, path: Path, forced, options: IngestOptions,
+                   sample: Path | None = None) -> tuple:
     """``(probe, format, relation, raw types, plan)`` of one file; sets ``res.format`` and
-    ``res.defaulted``."""
+    ``res.defaulted``. ``sample``: sampled lines of the file (see :func:`_sample_file`), for
+    a format that plans from a sample."""
     probe, fmt, relation, raw_types = _open_source(con, path, forced, options)
     res.format = fmt.name
-    plan = fmt.plan_sampled(_source_of(raw_types), probe, options)
+    rel = fmt.part_relation(probe, options, str(sample), list(raw_types)) if sample else None
+    plan = fmt.plan_sampled(_source_of(raw_types), probe, options, sample=rel)
     res.defaulted = list(plan.defaulted)
     return probe, fmt, relation, raw_types, plan
 
@@ -1290,25 +1299,33 @@ class _Sampled:
     types: dict[str, str]
 
 
-def _sample_keys(con, path: Path, probe, fmt, raw_types, pipe: _Pipeline, options: IngestOptions,
-                 temp_directory: str | None = None) -> _Sampled | None:
-    """Create the lookup tables ``tagl`` and ``clsl`` of a large CSV file from a sample of
-    its lines (:func:`_sample_lines`), with the sample's keys and billing periods in the
-    temporary table ``__sk``. It needs neither the file's hash nor its cuts, so the ingest
-    runs it while hashing the file. None (and no table) when the sample shows a record over
-    several lines, or cannot be read."""
+@contextlib.contextmanager
+def _sample_file(path: Path, temp_directory: str | None = None):
+    """A temporary file of sampled lines of the CSV file ``path`` (:func:`_sample_lines`),
+    removed on exit; False when the sample shows a record over several lines (or the file
+    has no header line)."""
     import tempfile
 
     with open(path, "rb") as fh:
         start = fh.read(2**20).find(b"\n") + 1  # the header's end
     if not start:
-        return None
+        yield False
+        return
     fd, name = tempfile.mkstemp(suffix=".csv", prefix="aifinops-sample-", dir=temp_directory)
     os.close(fd)
     sample = Path(name)
     try:
-        if not _sample_lines(path, start, sample):
-            return None
+        yield sample if _sample_lines(path, start, sample) else False
+    finally:
+        sample.unlink(missing_ok=True)
+
+
+def _sample_keys(con, sample: Path, probe, fmt, raw_types, pipe: _Pipeline, options: IngestOptions) -> _Sampled | None:
+    """Create the lookup tables ``tagl`` and ``clsl`` of a large CSV file from a sample of
+    its lines (:func:`_sample_file`), with the sample's keys and billing periods in the
+    temporary table ``__sk``. It needs neither the file's hash nor its cuts, so the ingest
+    runs it while hashing the file. None (and no table) when the sample cannot be read."""
+    try:
         rel = fmt.part_relation(probe, options, str(sample), list(raw_types))
         con.execute(f"CREATE TEMP TABLE __sk AS SELECT {', '.join(q(k) for k in pipe.key_cols)}, "
                     f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period "
@@ -1322,8 +1339,6 @@ def _sample_keys(con, path: Path, probe, fmt, raw_types, pipe: _Pipeline, option
         for t in ("__sk", "tagl", "clsl"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         return None
-    finally:
-        sample.unlink(missing_ok=True)
     return _Sampled(enums, periods, types)
 
 
@@ -1368,8 +1383,9 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
         if spans is None or shutil.disk_usage(staging).free < 2 * path.stat().st_size or sampled is False:
             return None  # fewer than two parts, no room for the copies, or a record over several lines
         if sampled is None:
-            sampled = _sample_keys(con, path, probe, fmt, raw_types, pipe, options)
-            if sampled is None:
+            with _sample_file(path) as sample:
+                sampled = sample and _sample_keys(con, sample, probe, fmt, raw_types, pipe, options)
+            if not sampled:
                 return None
         before = [s[2] for s in spans]
         expected = [b - a for a, b in zip(before, before[1:] + [records])]

@@ -613,10 +613,12 @@ def test_enum_case_only_for_cases_of_literals():
         [("It's", "ENUM('B', 'It''s')")]
 
 
+@pytest.mark.parametrize("parts", [True, False])
 @pytest.mark.parametrize("later", ["seen", "new unit", "amortized"])
-def test_sampled_azure_plan_is_checked_by_the_first_pass(tmp_path, monkeypatch, later):
-    """An Azure plan built from the file's first rows (their units of measure and dataset) is
-    checked over the whole file by the first pass; a unit or a dataset the sample did not
+def test_sampled_azure_plan_is_checked_by_the_first_pass(tmp_path, monkeypatch, later, parts):
+    """An Azure plan built from a sample of the file (its first rows, or for a file written in
+    parts its sampled lines: their units of measure and dataset) is checked over the whole
+    file, by the first pass or the parts' tallies; a unit or a dataset the sample did not
     see means the plan is built again from the whole file. The ledger is the same either
     way as with a plan from the whole file."""
     import csv
@@ -639,12 +641,15 @@ def test_sampled_azure_plan_is_checked_by_the_first_pass(tmp_path, monkeypatch, 
     f = tmp_path / "ea.csv"
     f.write_text(header + "".join(rows) + out.getvalue(), encoding="utf-8")
     monkeypatch.setattr(ing, "SMALL_FILE_BYTES", 0)
+    monkeypatch.setattr(ing, "_parts_for", lambda path: 2 if parts else 0)
     exact = ingest([f], tmp_path / "exact").files[0]  # the sample holds the whole file
 
     replans = []
     plan = az.AzureFormat.plan
     monkeypatch.setattr(az.AzureFormat, "plan", lambda self, *a: replans.append(1) or plan(self, *a))
-    monkeypatch.setattr(az, "_SAMPLE_ROWS", len(rows))
+    monkeypatch.setattr(az, "_SAMPLE_ROWS", len(rows))  # a file read in one stream: its first rows
+    monkeypatch.setattr(ing, "_SAMPLE_SLICES", 1)  # a file written in parts: its sampled lines
+    monkeypatch.setattr(ing, "_SAMPLE_SLICE_BYTES", len("".join(rows).encode()))
     got = ingest([f], tmp_path / "sampled").files[0]
     assert bool(replans) == (later != "seen")
     assert (got.status, got.rows, got.recon) == (exact.status, exact.rows, exact.recon)

@@ -217,10 +217,11 @@ class SourceFormat:
     def plan(self, source: Source, probe: Probe, options: IngestOptions) -> Plan:  # pragma: no cover
         raise NotImplementedError
 
-    def plan_sampled(self, source: Source, probe: Probe, options: IngestOptions) -> Plan:
+    def plan_sampled(self, source: Source, probe: Probe, options: IngestOptions, sample: str | None = None) -> Plan:
         """The plan, for the ingest of a whole file: a format whose plan depends on facts it
-        would otherwise scan the whole file for may build it from a sample instead, and
-        leave the check to the ingest's first pass (see :class:`Plan` ``facts``)."""
+        would otherwise scan the whole file for may build it from a sample instead (its
+        first rows, or ``sample``: SQL of sampled rows of the file, with its columns), and
+        leave the check to the ingest (see :class:`Plan` ``facts``)."""
         return self.plan(source, probe, options)
 
     def __repr__(self) -> str:
