@@ -35,6 +35,7 @@ import re
 import shutil
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -861,17 +862,20 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
     t0 = time.perf_counter()
     res = FileResult(path=str(path))
     staged = None
-    cuts = sampled = None
+    cuts = sampled = early = None
     # a large file is opened and planned while it is hashed (the plan reads its first rows,
-    # see SourceFormat.plan_sampled); the work is dropped when the hash finds it unchanged
+    # or a sample of its lines, see SourceFormat.plan_sampled), and a CSV file to write in
+    # parts gets its lookups from that sample (see _write_in_parts); the work is dropped when
+    # the hash finds the file unchanged
     big = path.is_file() and path.stat().st_size > SMALL_FILE_BYTES
     con = connect(memory_limit=memory_limit, temp_directory=temp_directory) if big else None
     opened: tuple | Exception | None = None
     if path.is_file():
         try:
             parts = _parts_for(path)
+            early = ledger.new_staging() if big and parts > 1 else None  # for the sample
             with ThreadPoolExecutor(1) as pool, \
-                    (_sample_file(path, temp_directory) if big and parts > 1 else contextlib.nullcontext()) as sample:
+                    (_sample_file(path, early) if early else contextlib.nullcontext()) as sample:
                 scanning = pool.submit(_scan, path, parts)
                 if big:
                     try:
@@ -886,7 +890,11 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
                             # the lookups of a file to write in parts, from the sample
                             sampled = _sample_while_hashing(con, path, opened, tag_map, options, sample)
                 res.hash, cuts = scanning.result()
+            if early:
+                shutil.rmtree(early, ignore_errors=True)
         except BaseException:
+            if early:
+                shutil.rmtree(early, ignore_errors=True)
             if con is not None:
                 con.close()
             raise
@@ -1300,24 +1308,28 @@ class _Sampled:
 
 
 @contextlib.contextmanager
-def _sample_file(path: Path, temp_directory: str | None = None):
-    """A temporary file of sampled lines of the CSV file ``path`` (:func:`_sample_lines`),
-    removed on exit; False when the sample shows a record over several lines (or the file
-    has no header line)."""
-    import tempfile
-
-    with open(path, "rb") as fh:
-        start = fh.read(2**20).find(b"\n") + 1  # the header's end
-    if not start:
-        yield False
-        return
-    fd, name = tempfile.mkstemp(suffix=".csv", prefix="aifinops-sample-", dir=temp_directory)
-    os.close(fd)
-    sample = Path(name)
+def _sample_file(path: Path, folder: Path):
+    """A file in ``folder`` (a staging folder) of sampled lines of the CSV file ``path``
+    (:func:`_sample_lines`), removed on exit; False when the sample shows a record over
+    several lines, or cannot be made (no header line, no room)."""
+    sample = None
     try:
-        yield sample if _sample_lines(path, start, sample) else False
+        with open(path, "rb") as fh:
+            start = fh.read(2**20).find(b"\n") + 1  # the header's end
+        if start:
+            sample = folder / f"sample-{uuid.uuid4().hex}.csv"
+            if not _sample_lines(path, start, sample):
+                sample.unlink()
+                sample = None
+    except OSError:
+        if sample is not None:
+            sample.unlink(missing_ok=True)
+        sample = None
+    try:
+        yield sample or False
     finally:
-        sample.unlink(missing_ok=True)
+        if sample is not None:
+            sample.unlink(missing_ok=True)
 
 
 def _sample_keys(con, sample: Path, probe, fmt, raw_types, pipe: _Pipeline, options: IngestOptions) -> _Sampled | None:
@@ -1383,7 +1395,7 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
         if spans is None or shutil.disk_usage(staging).free < 2 * path.stat().st_size or sampled is False:
             return None  # fewer than two parts, no room for the copies, or a record over several lines
         if sampled is None:
-            with _sample_file(path) as sample:
+            with _sample_file(path, staging) as sample:
                 sampled = sample and _sample_keys(con, sample, probe, fmt, raw_types, pipe, options)
             if not sampled:
                 return None
