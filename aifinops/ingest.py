@@ -1363,10 +1363,11 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
 
     Nothing reads the file before: the lookups are built from a sample of its lines
     (``sampled``, made while the file was hashed; False: the sample showed a record over
-    several lines; None: made here, see :func:`_sample_keys`), and each part's write counts, in its filter, what the first
-    pass of a two-pass write would have (:class:`_Tally`). Rows whose key the sample did
-    not have, or whose billing period is not the sample's, are held back and written
-    after, by a fix-up pass over those rows only, with the lookups completed.
+    several lines; None: made here, see :func:`_sample_keys`), and each part's write
+    counts, in its filter, what the first pass of a two-pass write would have
+    (:class:`_Tally`). Rows whose key the sample did not have, or whose billing period is
+    not the sample's, are held back and written after, by a fix-up pass over those rows
+    only, with the lookups completed.
 
     Returns ``(rows written, source totals per reconciliation column)`` and sets
     ``res.source_rows``; ``"replan"`` when a sampled plan does not hold for the whole file;
@@ -1450,8 +1451,8 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
                 # the rows held back: complete the lookups with their keys, then write just
                 # those rows of each part (a partitioned write: their period may be any)
                 sk = pipe.key_cols
-                rows = [(t, *([None] * (len(sk) - 1))) for x in tallies for t in x.missed_tags]
-                rows += [(None, *k) for x in tallies for k in x.missed_classes]
+                rows = [(tag, *([None] * (len(sk) - 1))) for x in tallies for tag in x.missed_tags]
+                rows += [(None, *key) for x in tallies for key in x.missed_classes]
                 if rows:
                     cast = ", ".join(f"CAST(unnest($p{j}) AS {types[c]}) AS {q(c)}" for j, c in enumerate(sk))
                     con.execute(f"INSERT INTO __sk ({', '.join(q(c) for c in sk)}) SELECT {cast}",
