@@ -487,7 +487,10 @@ class AzureFormat(SourceFormat):
 
         location = f"COALESCE({t('ResourceLocation')}, {t('Location')})"
         resource_id = t("ResourceId")
-        resource_name = (f"COALESCE({t('ResourceName')}, NULLIF(REGEXP_EXTRACT({resource_id}, '([^/]+)/?$', 1), ''))")
+        # the id's last segment, NULL when there is none; not NULLIF(extract, ''), which holds the
+        # extract twice, so DuckDB computes it once for every row, the named ones included
+        resource_name = (f"COALESCE({t('ResourceName')}, CASE WHEN regexp_matches({resource_id}, '[^/]/?$') "
+                         f"THEN REGEXP_EXTRACT({resource_id}, '([^/]+)/?$', 1) END)")
         resource_type = (f"COALESCE({t('ResourceType')}, "
                          f"NULLIF(LOWER(REGEXP_EXTRACT({resource_id}, '/providers/([^/]+/[^/]+)', 1)), ''))")
         mcat, csvc = t("MeterCategory"), t("ConsumedService")

@@ -202,6 +202,17 @@ def test_gpu_vm_hours(tmp_path):
     assert list(df["x_GpuHours"]) == [Decimal(24), Decimal(192)]
 
 
+def test_resource_name_from_the_resource_id(tmp_path):
+    """Without a ResourceName column, the name is the id's last segment (one trailing slash
+    allowed), NULL when it has none; the type is the provider namespace and type."""
+    ids = [RID, RID + "/", "/subscriptions/sub-1/resourceGroups/rg//", "/", "vm-7"]
+    path = write_csv(tmp_path / "n.csv", EA_HEADER, [ea_row(ResourceId=i) for i in ids])
+    df = preview(path)
+    assert [x if isinstance(x, str) else None for x in df["ResourceName"]] == ["aoai", "aoai", None, None, "vm-7"]
+    assert df["ResourceType"].tolist()[:2] == ["microsoft.cognitiveservices/accounts"] * 2
+    assert df["ResourceType"].isna().tolist()[2:] == [True, True, True]
+
+
 def test_eur_and_usd_in_one_file(tmp_path):
     rows = [ea_row(Cost="10.10", BillingCurrency="USD"), ea_row(Cost="5.05", BillingCurrency="EUR"),
             ea_row(Cost="0.01", BillingCurrency="eur")]
