@@ -20,8 +20,8 @@ Dialects read by both loaders (header names are matched case-insensitively):
 * several billing currencies in one file (``BillingCurrency`` per row).
 
 Actual vs amortized is detected from the rows and recorded in ``x_CostDataset`` (the ingest
-builds its plan from the first 100,000 rows and checks it over the whole file in its first
-pass, see :meth:`AzureFormat.plan_sampled`):
+builds its plan from a sample, the first 100,000 rows or lines sampled across a file it writes
+in parts, and checks it over the whole file, see :meth:`AzureFormat.plan_sampled`):
 ``amortized`` when the file has unused-commitment rows or commitment-covered usage with a
 cost, ``actual`` when it has commitment purchases or covered usage at zero cost, otherwise
 from the file name (``amortiz`` in it) and else ``actual`` (without commitments both
@@ -386,8 +386,9 @@ class AzureFormat(SourceFormat):
     def plan_sampled(self, source: Source, probe: Probe, options: IngestOptions, sample: str | None = None) -> Plan:
         """The plan from the first ``_SAMPLE_ROWS`` rows, or from ``sample`` (SQL of rows
         sampled across the file): their units of measure and dataset.
-        The ingest's first pass then counts, over the whole file, the rows whose unit the
-        sample did not have and the rows that decide the dataset; when a unit is new or the
+        The ingest then counts, over the whole file (in its first pass, or in the tallies
+        of the parts it writes), the rows whose unit the sample did not have and the rows
+        that decide the dataset; when a unit is new or the
         dataset differs, the plan is built again from the whole file (see :class:`Plan`).
         This saves a full read of the file (measured: 1.7 s of about 19 for 1 M EA rows)."""
         return self._plan(source, probe, options, sample=True, rows=sample)
