@@ -456,14 +456,15 @@ def test_csv_with_quoted_newline_is_read_in_one_stream(tmp_path, monkeypatch):
     f = write(tmp_path / "n.csv", "".join(rows))
     monkeypatch.setattr(ing, "SMALL_FILE_BYTES", 0)
     monkeypatch.setattr(ing, "_parts_for", lambda path: 3)
-    tried = []
-    real = ing._write_in_parts
+    tried, copies = [], []
+    real, real_copies = ing._write_in_parts, ing._PartCopies
     monkeypatch.setattr(ing, "_write_in_parts", lambda *a: tried.append(real(*a)) or tried[-1])
+    monkeypatch.setattr(ing, "_PartCopies", lambda *a: copies.append(a) or real_copies(*a))
     for sampled in (True, False):
-        if not sampled:
-            monkeypatch.setattr(ing, "_sample_lines", lambda path, start, out: out.write_bytes(b"") or True)
+        if not sampled:  # a sample of one line without quotes: the parts are written, then dropped
+            monkeypatch.setattr(ing, "_sample_lines", lambda path, start, out: out.write_bytes(rows[0].encode()) or True)
         r = ingest([f], tmp_path / f"l{sampled}").files[0]
-        assert (r.status, r.rows, tried[-1]) == ("ok", 199, None)
+        assert (r.status, r.rows, tried[-1], len(copies)) == ("ok", 199, None, 0 if sampled else 1)
         got = Ledger(tmp_path / f"l{sampled}").query("SELECT x_SourceRow, ServiceName, BilledCost FROM ledger ORDER BY 1")
         assert got["x_SourceRow"].tolist() == list(range(1, 200))
         assert got.loc[50, "ServiceName"] == "S3\nstandard" and got.loc[51, "BilledCost"] == Decimal(52)
