@@ -322,6 +322,22 @@ def test_scan_hashes_and_cuts_at_line_ends(tmp_path):
     assert ing._record_spans((cuts[:1], lines, ends_nl), 500) is None
 
 
+def _same_as_one_stream(f: Path, tmp_path: Path, monkeypatch, parts, status: tuple):
+    """Ingest ``f`` again in two passes over one stream (into ``tmp_path/"one"``) and check
+    that ``parts`` (its ingest written in parts into ``tmp_path/"parts"``) has the same status,
+    rows, quarantined rows (``status``), totals and ledger; returns that ledger."""
+    import aifinops.ingest as ing
+
+    monkeypatch.setattr(ing, "_record_spans", lambda *a: None)
+    one = ingest([f], tmp_path / "one").files[0]
+    assert (parts.status, parts.rows, parts.quarantined) == (one.status, one.rows, one.quarantined) == status
+    assert parts.recon == one.recon
+    q = "SELECT * EXCLUDE (x_IngestedAt) FROM ledger ORDER BY x_SourceRow"
+    got, want = Ledger(tmp_path / "parts").query(q), Ledger(tmp_path / "one").query(q)
+    assert got.equals(want)
+    return got
+
+
 @pytest.mark.parametrize("months", [1, 3])
 def test_csv_parts_equal_one_stream(tmp_path, monkeypatch, months):
     """A large CSV file is written in parts side by side, cut at the line ends found while
@@ -342,14 +358,7 @@ def test_csv_parts_equal_one_stream(tmp_path, monkeypatch, months):
     parts = ingest([f], tmp_path / "parts").files[0]
     assert len(copies) == 1 and len(copies[0]) == 3
     assert len(list((tmp_path / "parts" / "data").rglob("*.parquet"))) == 3 * months
-    monkeypatch.setattr(ing, "_record_spans", lambda *a: None)
-    one = ingest([f], tmp_path / "one").files[0]
-    assert (parts.status, parts.rows, parts.quarantined) == (one.status, one.rows, one.quarantined) == \
-        ("quarantined", 398, 1)
-    assert parts.recon == one.recon
-    q = "SELECT * EXCLUDE (x_IngestedAt) FROM ledger ORDER BY x_SourceRow"
-    got, want = Ledger(tmp_path / "parts").query(q), Ledger(tmp_path / "one").query(q)
-    assert got.equals(want)
+    got = _same_as_one_stream(f, tmp_path, monkeypatch, parts, ("quarantined", 398, 1))
     assert got["x_SourceRow"].tolist() == [r for r in range(1, 400) if r != 18]
     assert Ledger(tmp_path / "parts").query("SELECT x_SourceRow FROM quarantine")["x_SourceRow"].tolist() == [18]
 
@@ -385,14 +394,7 @@ def test_csv_parts_fix_up_what_the_sample_missed(tmp_path, monkeypatch, sample_l
     fixed = sorted(p.name.split("-")[0] for p in (tmp_path / "parts" / "data").rglob("*.parquet"))
     assert ("fix" in fixed) == (sample_lines == 2)
     monkeypatch.setattr(ing, "_write_in_two_passes", two)
-    monkeypatch.setattr(ing, "_record_spans", lambda *a: None)
-    one = ingest([f], tmp_path / "one").files[0]
-    assert (parts.status, parts.rows, parts.quarantined) == (one.status, one.rows, one.quarantined) == \
-        ("quarantined", 597, 2)
-    assert parts.recon == one.recon
-    q = "SELECT * EXCLUDE (x_IngestedAt) FROM ledger ORDER BY x_SourceRow"
-    got, want = Ledger(tmp_path / "parts").query(q), Ledger(tmp_path / "one").query(q)
-    assert got.equals(want)
+    got = _same_as_one_stream(f, tmp_path, monkeypatch, parts, ("quarantined", 597, 2))
     assert sorted(set(got["x_Team"])) == [f"t{i}" for i in range(9)]
     q = "SELECT x_SourceRow, x_QuarantineReason FROM quarantine ORDER BY 1"
     assert Ledger(tmp_path / "parts").query(q).equals(Ledger(tmp_path / "one").query(q))
