@@ -1418,7 +1418,8 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
                 return pipe.final(pipe.base_of(numbered, enums=True), "SELECT * FROM tagl", "SELECT * FROM clsl",
                                   enum_constants=True, enums=enums, tally=tally)
 
-            for p in periods:
+            # the partition folders exist first, so that no two writers create one
+            for p in sampled.periods:
                 (data_dir / f"{schema.PARTITION_COLUMN}={p}").mkdir(parents=True, exist_ok=True)
 
             def write_part(i: int) -> int:

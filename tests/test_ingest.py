@@ -358,6 +358,8 @@ def test_csv_parts_equal_one_stream(tmp_path, monkeypatch, months):
     parts = ingest([f], tmp_path / "parts").files[0]
     assert len(copies) == 1 and len(copies[0]) == 3
     assert len(list((tmp_path / "parts" / "data").rglob("*.parquet"))) == 3 * months
+    assert sorted(d.name for d in (tmp_path / "parts" / "data").iterdir()) == \
+        [f"x_BillingPeriod=2025-0{m}" for m in range(1, months + 1)]
     got = _same_as_one_stream(f, tmp_path, monkeypatch, parts, ("quarantined", 398, 1))
     assert got["x_SourceRow"].tolist() == [r for r in range(1, 400) if r != 18]
     assert Ledger(tmp_path / "parts").query("SELECT x_SourceRow FROM quarantine")["x_SourceRow"].tolist() == [18]
