@@ -477,14 +477,14 @@ class _Pipeline:
         m_sql = f"SELECT __seq, __row, {self._m_cols_enum if enums else self._m_cols} FROM ({numbered}) AS __n"
         return f"SELECT *, COALESCE(__reason0, {self._reason_case}) AS __reason FROM ({m_sql}) AS __m"
 
-    def keys_sql(self, group: list[str], facts: dict[str, str] | None = None) -> str | None:
+    def keys_sql(self, group: list[str]) -> str | None:
         """Pass 1 grouped first by the few source columns its outputs read, the mapping then
         applied to each distinct combination instead of to every row (the source's key
         columns repeat: tags, SKUs, units). ``group`` names the grouped outputs; the row
         count ``__n``, ``__period`` and the reconciliation sums come along, and for each
-        condition of ``facts`` (a sampled plan's, see :class:`Plan`) the count of the rows
-        where it holds, ``__f_0``, ``__f_1``, ... None when an output's source columns cannot
-        be told (then pass 1 maps every row)."""
+        fact of a sampled plan (see :class:`Plan`) the count of the rows where it holds,
+        ``__f_0``, ``__f_1``, ... None when an output's source columns cannot be told (then
+        pass 1 maps every row)."""
         import sqlglot
         from sqlglot import exp
 
@@ -508,8 +508,8 @@ class _Pipeline:
         if not raw:
             return None
         cols = ", ".join(q(c) for c in sorted(raw))
-        counts = [f"__f_{i}" for i in range(len(facts or {}))]
-        per_row = {**{k: self.exprs[k] for k in sums}, **dict(zip(counts, (facts or {}).values()))}
+        counts = [f"__f_{i}" for i in range(len(self.plan.facts))]
+        per_row = {k: self.exprs[k] for k in sums + counts}
         layers, per_row = _shared_parses(per_row, self._raw_types)
         inner = (f"SELECT {cols}, count(*) AS __n0"
                  f"{''.join(f', sum({per_row[k]}) AS {k}' for k in sums)}"
@@ -886,7 +886,7 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
                     else:
                         if sample is False:  # a record over several lines: not in parts
                             sampled = False
-                        elif sample and opened[1].part_relation(opened[0], options, "-", list(opened[3])) is not None:
+                        elif sample and _in_parts(opened[1], opened[0], options, opened[3]):
                             # the lookups of a file to write in parts, from the sample
                             sampled = _sample_while_hashing(con, path, opened, tag_map, options, sample)
                 res.hash, cuts = scanning.result()
@@ -932,6 +932,12 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
         con.close()
         res.seconds = time.perf_counter() - t0
     return res, staged
+
+
+def _in_parts(fmt: SourceFormat, probe: Probe, options: IngestOptions, raw_types: dict[str, str]) -> bool:
+    """Whether the format reads a slice of the file as its rows (a CSV file, not gzip), so a
+    large file may be written in parts (see :func:`_write_in_parts`)."""
+    return fmt.part_relation(probe, options, "-", list(raw_types)) is not None
 
 
 def _sample_while_hashing(con, path: Path, opened: tuple, tag_map: TagMap, options: IngestOptions,
@@ -1018,14 +1024,12 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
     ingested_at = datetime.now(timezone.utc).replace(microsecond=0)
     pipe = _Pipeline(relation, raw_types, plan, tag_map, src_label=str(path), fmt=fmt,
                      digest=res.hash, ingested_at=ingested_at)
-    cols, extras = pipe.ledger_cols, pipe.extras
     n_recon = len(plan.recon)
     short = res.hash[:16]
     data_dir = staging / "data"
     base, qbase = pipe.base, None
-    names = list(raw_types)
     written = src = None
-    if cuts and not small and fmt.part_relation(probe, options, "-", names) is not None:
+    if cuts and not small and _in_parts(fmt, probe, options, raw_types):
         got = _write_in_parts(con, res, path, probe, fmt, raw_types, plan, pipe, staging, options, cuts, sampled)
         if got == "replan":  # the sample misled the plan (see Plan.facts)
             return _stage(con, res, path, probe, fmt, relation, raw_types, plan.replan(), tag_map, staging, options,
@@ -1081,7 +1085,7 @@ def _stage(con, res: FileResult, path: Path, probe, fmt, relation, raw_types, pl
                for i in range(n_recon)]
     res.recon = _reconcile(con, plan, src, [f for f, rel in added if rel.startswith("data/")], qsums)
     check_reconciled(res.recon, str(path))
-    entry = manifest_entry(res, str(path), path.resolve(), fmt, plan, extras, ingested_at, tag_map, options,
+    entry = manifest_entry(res, str(path), path.resolve(), fmt, plan, pipe.extras, ingested_at, tag_map, options,
                            [rel for _, rel in added], qfile)
     return entry, added
 
@@ -1120,7 +1124,7 @@ def _write_in_two_passes(con, res: FileResult, path: Path, fmt, relation, raw_ty
     sums = [f"sum(__rsrc_{i}) AS __rsrc_{i}" for i in range(n_recon)]
     # pass 1, one aggregate over the few columns it needs (DuckDB prunes the rest of the
     # mapping; a large file is grouped by its source key columns first, see keys_sql)
-    grouped = None if small else pipe.keys_sql(group, plan.facts)
+    grouped = None if small else pipe.keys_sql(group)
     if plan.facts and not grouped:  # only the grouped pass 1 counts a sampled plan's facts
         return None
     try:
@@ -1144,8 +1148,7 @@ def _write_in_two_passes(con, res: FileResult, path: Path, fmt, relation, raw_ty
                 # the sample misled the plan (a unit of measure or a dataset it did not see)
                 con.execute("DROP TABLE chk")
                 return None
-        enums = _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'])
-        enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys]))
+        enums = _lookups(con, pipe)
     except duckdb.Error as exc:
         raise FormatError(f"cannot read as {fmt.name}: {_short(exc)}", file=str(path)) from exc
     write_base = base if small else pipe.base_of(_numbered(relation, raw_types), enums=True)
@@ -1189,7 +1192,7 @@ def _sample_lines(path: Path, start: int, out: Path) -> bool:
             tail = chunk.rfind(b"\n") + 1
             if 0 < head < tail or (a == start and tail):
                 lines = chunk[head:tail]
-                if lines.count(b'"') % 2 or any(line.count(b'"') % 2 for line in lines.split(b"\n")):
+                if any(line.count(b'"') % 2 for line in lines.split(b"\n")):
                     return False
                 dst.write(lines)
             prev = a + len(chunk)
@@ -1342,8 +1345,7 @@ def _sample_keys(con, sample: Path, probe, fmt, raw_types, pipe: _Pipeline, opti
         con.execute(f"CREATE TEMP TABLE __sk AS SELECT {', '.join(q(k) for k in pipe.key_cols)}, "
                     f"strftime(\"BillingPeriodStart\", '%Y-%m') AS __period "
                     f"FROM ({pipe.base_of(_numbered(rel, raw_types))}) AS __p GROUP BY ALL")
-        enums = _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'], source="__sk")
-        enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys], source="__sk"))
+        enums = _lookups(con, pipe, "__sk")
         periods = [r[0] for r in con.execute("SELECT DISTINCT __period FROM __sk WHERE __period IS NOT NULL "
                                              "ORDER BY 1").fetchall()]
         types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE __sk)").fetchall())
@@ -1460,8 +1462,7 @@ def _write_in_parts(con, res: FileResult, path: Path, probe, fmt, raw_types, pla
                                 {f"p{j}": [None if r[j] is None else str(r[j]) for r in rows] for j in range(len(sk))})
                 con.execute("DROP TABLE tagl")
                 con.execute("DROP TABLE clsl")
-                enums = _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'], source="__sk")
-                enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys], source="__sk"))
+                enums = _lookups(con, pipe, "__sk")
                 import pyarrow as pa
 
                 for i in fix:
@@ -1538,6 +1539,15 @@ _LOOKUP_CACHE_KEYS = 200_000
 #: most distinct values a lookup column may have to get an ENUM copy (a Parquet dictionary
 #: page of that many strings per column chunk; DICTIONARY_SIZE_LIMIT in _LEDGER_PARQUET)
 _ENUM_MAX_VALUES = 1000
+
+
+def _lookups(con, pipe: _Pipeline, source: str = "chk") -> dict[str, str]:
+    """The tables ``tagl`` (tag-map attribution per distinct ``Tags``) and ``clsl`` (AI/GPU
+    classification per distinct key) over the keys in the table ``source``; their ENUM
+    copies (see :func:`_lookup`)."""
+    enums = _lookup(con, "tagl", pipe.tag_lookup, ['"Tags"'], source)
+    enums.update(_lookup(con, "clsl", pipe.class_lookup, [q(k) for k in pipe.class_keys], source))
+    return enums
 
 
 def _lookup(con, name: str, build, keys: list[str], source: str = "chk") -> dict[str, str]:
