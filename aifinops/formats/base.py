@@ -144,9 +144,10 @@ class Plan:
         cost_authority: ``invoice`` (billed cost) or ``estimate`` (enriches attribution only).
         facts: a plan built from a sample of the file (:meth:`SourceFormat.plan_sampled`):
             fact name -> condition over the source columns; the ingest counts the rows
-            where each holds (in its first pass, or as it writes a file's parts), and ``confirm(counts)`` says whether the plan stands
-            for the whole file. When it does not, ``replan()`` gives the plan from the whole
-            file. Empty for a plan built from the whole file.
+            where each holds (in its first pass, or as it writes a file's parts), and
+            ``confirm(counts)`` says whether the plan stands for the whole file. When it does
+            not, ``replan()`` gives the plan from the whole file. Empty for a plan built from
+            the whole file.
     """
 
     columns: dict[str, str]
