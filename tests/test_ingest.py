@@ -355,8 +355,12 @@ def test_csv_parts_equal_one_stream(tmp_path, monkeypatch, months):
     copies = []
     real = ing._PartCopies
     monkeypatch.setattr(ing, "_PartCopies", lambda path, spans, folder: copies.append(spans) or real(path, spans, folder))
+    dropped = []
+    real_drop = real.drop
+    monkeypatch.setattr(real, "drop", lambda self, i: dropped.append((i, self.files[i].exists())) or real_drop(self, i))
     parts = ingest([f], tmp_path / "parts").files[0]
     assert len(copies) == 1 and len(copies[0]) == 3
+    assert sorted(dropped) == [(0, True), (1, True), (2, True)]  # each copy as soon as its part is written
     assert len(list((tmp_path / "parts" / "data").rglob("*.parquet"))) == 3 * months
     assert sorted(d.name for d in (tmp_path / "parts" / "data").iterdir()) == \
         [f"x_BillingPeriod=2025-0{m}" for m in range(1, months + 1)]
@@ -394,7 +398,7 @@ def test_csv_parts_fix_up_what_the_sample_missed(tmp_path, monkeypatch, sample_l
     monkeypatch.setattr(ing, "_write_in_two_passes", lambda *a: pytest.fail("not written in parts"))
     parts = ingest([f], tmp_path / "parts").files[0]
     fixed = sorted(p.name.split("-")[0] for p in (tmp_path / "parts" / "data").rglob("*.parquet"))
-    assert ("fix" in fixed) == (sample_lines == 2)
+    assert ("fix" in fixed) == (sample_lines == 2)  # (a part to fix up keeps its copy until then)
     monkeypatch.setattr(ing, "_write_in_two_passes", two)
     got = _same_as_one_stream(f, tmp_path, monkeypatch, parts, ("quarantined", 597, 2))
     assert sorted(set(got["x_Team"])) == [f"t{i}" for i in range(9)]
