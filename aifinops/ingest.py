@@ -894,14 +894,13 @@ def _stage_one(path: Path, ledger: Ledger, forced, tag_map, options, memory_limi
                             # the lookups of a file to write in parts, from the sample
                             sampled = _sample_while_hashing(con, path, opened, tag_map, options, sample)
                 res.hash, cuts = scanning.result()
-            if early:
-                shutil.rmtree(early, ignore_errors=True)
         except BaseException:
-            if early:
-                shutil.rmtree(early, ignore_errors=True)
             if con is not None:
                 con.close()
             raise
+        finally:
+            if early:
+                shutil.rmtree(early, ignore_errors=True)
         prev = ledger.manifest["files"].get(res.hash)
         if prev and _unchanged(prev, path, forced, tag_map, options):
             # same bytes, same place, same loader version, tag map and options: the ledger
